@@ -1,0 +1,148 @@
+# Rampart build.  One non-recursive Makefile; every module is a directory.
+#
+#   make            build the binaries (release flags) into build/rel
+#   make test       install missing Debian packages, build, run every test
+#                   under AddressSanitizer + UBSan, print "N passed, N failed"
+#   make demo       install, build, run the most complete real thing we have
+#   make bench      benchmarks (release flags), each next to its baseline
+#   make fuzz       every libFuzzer target for FUZZ_SECONDS (default 60) each
+#   make install    PREFIX=/usr/local DESTDIR=
+#   make check-deps check that no module includes a module above it
+#
+# New sources are picked up by wildcard: a module's *.c (except main_*.c),
+# tests/unit/test_*.c, tests/fuzz/fuzz_*.c and bench/bench_*.c.
+
+CC        ?= cc
+PREFIX    ?= /usr/local
+DESTDIR   ?=
+FUZZ_SECONDS ?= 60
+FUZZ_CC   ?= clang
+
+# Modules from the bottom of the dependency order up (design.md section 5).
+MODULES   := lib nat sim cli
+# What each module may link against (itself first).
+LINK_lib  := lib
+LINK_nat  := nat lib
+LINK_sim  := sim nat lib
+LINK_cli  := cli sim nat lib
+
+PKGS      := jansson
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+
+WARN      := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
+             -Wno-missing-field-initializers
+BASE_CFLAGS := -std=c11 -D_GNU_SOURCE -I. $(WARN) $(PKG_CFLAGS) -g
+REL_CFLAGS  := $(BASE_CFLAGS) -MMD -MP -O2
+ASAN_CFLAGS := $(BASE_CFLAGS) -MMD -MP -O1 -fno-omit-frame-pointer -fsanitize=address,undefined \
+               -fno-sanitize-recover=undefined -DRP_DEBUG
+LDLIBS      := $(PKG_LIBS) -lm -lpthread
+TEST_LDLIBS := $(LDLIBS) -lcmocka
+
+# --- sources --------------------------------------------------------------
+mod_srcs   = $(filter-out $(1)/main_%.c,$(wildcard $(1)/*.c))
+ALL_MOD_SRCS := $(foreach m,$(MODULES),$(call mod_srcs,$(m)))
+UNIT_SRCS  := $(wildcard tests/unit/test_*.c)
+FUZZ_SRCS  := $(wildcard tests/fuzz/fuzz_*.c)
+BENCH_SRCS := $(wildcard bench/bench_*.c)
+BINS       := build/rel/rampartctl
+
+# A test or bench named test_<module>... links that module and what it
+# depends on; anything else links lib only.
+mod_of     = $(or $(firstword $(foreach m,$(filter-out lib,$(MODULES)),$(if $(filter $(m)%,$(1)),$(m)))),lib)
+archives   = $(foreach m,$(LINK_$(call mod_of,$(2))),build/$(1)/lib$(m).a)
+
+.PHONY: all test unit-tests integration-tests demo bench fuzz install clean deps \
+        check-deps check-clang scenarios
+all: $(BINS)
+
+# --- objects and archives ---------------------------------------------------
+build/rel/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(REL_CFLAGS) -c $< -o $@
+build/asan/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(ASAN_CFLAGS) -c $< -o $@
+
+define archive_rule
+build/rel/lib$(1).a: $$(patsubst %.c,build/rel/%.o,$$(call mod_srcs,$(1)))
+	@mkdir -p $$(dir $$@)
+	rm -f $$@ && ar rcs $$@ $$^
+build/asan/lib$(1).a: $$(patsubst %.c,build/asan/%.o,$$(call mod_srcs,$(1)))
+	@mkdir -p $$(dir $$@)
+	rm -f $$@ && ar rcs $$@ $$^
+endef
+$(foreach m,$(MODULES),$(eval $(call archive_rule,$(m))))
+
+# --- binaries ------------------------------------------------------------------
+build/rel/rampartctl: build/rel/cli/main_rampartctl.o $(call archives,rel,cli)
+	$(CC) $(REL_CFLAGS) $^ -o $@ $(LDLIBS)
+build/asan/rampartctl: build/asan/cli/main_rampartctl.o $(call archives,asan,cli)
+	$(CC) $(ASAN_CFLAGS) $^ -o $@ $(LDLIBS)
+
+# --- unit tests (ASan + UBSan) --------------------------------------------------
+UNIT_BINS := $(patsubst tests/unit/%.c,build/asan/tests/%,$(UNIT_SRCS))
+define unit_rule
+build/asan/tests/$(1): build/asan/tests/unit/$(1).o $$(call archives,asan,$(patsubst test_%,%,$(1)))
+	$$(CC) $$(ASAN_CFLAGS) $$^ -o $$@ $$(TEST_LDLIBS)
+endef
+$(foreach t,$(patsubst tests/unit/%.c,%,$(UNIT_SRCS)),$(eval $(call unit_rule,$(t))))
+
+unit-tests: $(UNIT_BINS) build/asan/rampartctl
+integration-tests: all
+
+test: deps
+	$(MAKE) unit-tests
+	$(MAKE) check-deps check-clang
+	scripts/run-tests.sh
+
+# --- benchmarks (release flags) -----------------------------------------------------
+BENCH_BINS := $(patsubst bench/%.c,build/rel/bench/%,$(BENCH_SRCS))
+define bench_rule
+build/rel/bench/$(1): build/rel/bench/$(1).o $$(call archives,rel,$(patsubst bench_%,%,$(1)))
+	$$(CC) $$(REL_CFLAGS) $$^ -o $$@ $$(LDLIBS)
+endef
+$(foreach b,$(patsubst bench/%.c,%,$(BENCH_SRCS)),$(eval $(call bench_rule,$(b))))
+
+bench: deps
+	$(MAKE) $(BENCH_BINS)
+	scripts/run-bench.sh $(BENCH_BINS)
+
+# --- fuzzing (clang libFuzzer + ASan) ------------------------------------------------
+FUZZ_CFLAGS := -std=c11 -D_GNU_SOURCE -I. $(PKG_CFLAGS) -g -O1 \
+               -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined
+FUZZ_BINS := $(patsubst tests/fuzz/%.c,build/fuzz/%,$(FUZZ_SRCS))
+build/fuzz/%: tests/fuzz/%.c $(ALL_MOD_SRCS)
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) $< $(ALL_MOD_SRCS) -o $@ $(LDLIBS)
+
+fuzz: deps $(FUZZ_BINS)
+	scripts/run-fuzz.sh $(FUZZ_SECONDS) $(FUZZ_BINS)
+
+# --- demo ------------------------------------------------------------------------------
+demo: deps
+	$(MAKE) all
+	scripts/demo.sh
+
+# --- hygiene ------------------------------------------------------------------------------
+check-deps:
+	scripts/check-deps.sh $(MODULES)
+
+# The other compiler must accept the tree too (gcc is the default CC).
+check-clang:
+	@other=$$( [ "$$($(CC) --version | grep -c clang)" = 0 ] && echo clang || echo gcc ); \
+	echo "compile check with $$other"; \
+	for f in $(ALL_MOD_SRCS) $(UNIT_SRCS) $(BENCH_SRCS) cli/main_rampartctl.c; do \
+	  $$other $(BASE_CFLAGS) -O2 -fsyntax-only $$f || exit 1; done
+
+deps:
+	@scripts/deps.sh
+
+install: all
+	install -d $(DESTDIR)$(PREFIX)/bin
+	install -m 0755 $(BINS) $(DESTDIR)$(PREFIX)/bin/
+
+clean:
+	rm -rf build
+
+-include $(shell find build -name '*.d' 2>/dev/null)
