@@ -19,24 +19,25 @@ FUZZ_SECONDS ?= 60
 FUZZ_CC   ?= clang
 
 # Modules from the bottom of the dependency order up (design.md section 5).
-MODULES   := lib nat sim cli
+MODULES   := lib nat sim store cli
 # What each module may link against (itself first).
 LINK_lib  := lib
 LINK_nat  := nat lib
 LINK_sim  := sim nat lib
-LINK_cli  := cli sim nat lib
+LINK_store := store lib
+LINK_cli  := cli store sim nat lib
 
-PKGS      := jansson
+PKGS      := jansson sqlite3
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 
 WARN      := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
              -Wno-missing-field-initializers
-BASE_CFLAGS := -std=c11 -D_GNU_SOURCE -I. $(WARN) $(PKG_CFLAGS) -g
+BASE_CFLAGS := -std=c11 -D_GNU_SOURCE -DTHREADED -I. $(WARN) $(PKG_CFLAGS) -g
 REL_CFLAGS  := $(BASE_CFLAGS) -MMD -MP -O2
 ASAN_CFLAGS := $(BASE_CFLAGS) -MMD -MP -O1 -fno-omit-frame-pointer -fsanitize=address,undefined \
                -fno-sanitize-recover=undefined -DRP_DEBUG
-LDLIBS      := $(PKG_LIBS) -lm -lpthread
+LDLIBS      := $(PKG_LIBS) -lzookeeper_mt -lm -lpthread
 TEST_LDLIBS := $(LDLIBS) -lcmocka
 
 # --- sources --------------------------------------------------------------
@@ -109,7 +110,7 @@ bench: deps
 	scripts/run-bench.sh $(BENCH_BINS)
 
 # --- fuzzing (clang libFuzzer + ASan) ------------------------------------------------
-FUZZ_CFLAGS := -std=c11 -D_GNU_SOURCE -I. $(PKG_CFLAGS) -g -O1 \
+FUZZ_CFLAGS := -std=c11 -D_GNU_SOURCE -DTHREADED -I. $(PKG_CFLAGS) -g -O1 \
                -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined
 FUZZ_BINS := $(patsubst tests/fuzz/%.c,build/fuzz/%,$(FUZZ_SRCS))
 build/fuzz/%: tests/fuzz/%.c $(ALL_MOD_SRCS)

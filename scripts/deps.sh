@@ -7,7 +7,8 @@ PKGS=(
   build-essential clang llvm lld pkg-config git python3
   libjansson-dev libconfig-dev libevent-dev libcmocka-dev
   libnl-3-dev libnl-route-3-dev libmnl-dev libxdp-dev libbpf-dev
-  libsqlite3-dev iproute2 procps
+  libsqlite3-dev libzookeeper-mt-dev zookeeper default-jre-headless
+  iproute2 procps bird2 python3-scapy nftables wrk
 )
 
 missing=()
