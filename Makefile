@@ -27,7 +27,7 @@ LINK_sim  := sim nat lib
 LINK_store := store lib
 LINK_cli  := cli store sim nat lib
 
-PKGS      := jansson sqlite3
+PKGS      := jansson sqlite3 libconfig libevent
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 
