@@ -19,13 +19,14 @@ FUZZ_SECONDS ?= 60
 FUZZ_CC   ?= clang
 
 # Modules from the bottom of the dependency order up (design.md section 5).
-MODULES   := lib nat sim store cli
+MODULES   := lib nat sim store api cli
 # What each module may link against (itself first).
 LINK_lib  := lib
 LINK_nat  := nat lib
 LINK_sim  := sim nat lib
 LINK_store := store lib
-LINK_cli  := cli store sim nat lib
+LINK_api  := api sim store nat lib
+LINK_cli  := cli sim nat lib
 
 PKGS      := jansson sqlite3 libconfig libevent
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
@@ -46,7 +47,7 @@ ALL_MOD_SRCS := $(foreach m,$(MODULES),$(call mod_srcs,$(m)))
 UNIT_SRCS  := $(wildcard tests/unit/test_*.c)
 FUZZ_SRCS  := $(wildcard tests/fuzz/fuzz_*.c)
 BENCH_SRCS := $(wildcard bench/bench_*.c)
-BINS       := build/rel/rampartctl
+BINS       := build/rel/rampartctl build/rel/rampart-api
 
 # A test or bench named test_<module>... links that module and what it
 # depends on; anything else links lib only.
@@ -81,15 +82,27 @@ build/rel/rampartctl: build/rel/cli/main_rampartctl.o $(call archives,rel,cli)
 build/asan/rampartctl: build/asan/cli/main_rampartctl.o $(call archives,asan,cli)
 	$(CC) $(ASAN_CFLAGS) $^ -o $@ $(LDLIBS)
 
+# The OpenAPI document is compiled into the API server.
+build/gen/openapi.c: docs/openapi.yaml scripts/embed.sh
+	@mkdir -p $(dir $@)
+	scripts/embed.sh $< api_openapi_yaml >$@
+build/rel/gen/openapi.o build/asan/gen/openapi.o: build/gen/openapi.c
+	@mkdir -p $(dir $@)
+	$(CC) -c $< -o $@
+build/rel/rampart-api: build/rel/api/main_rampart_api.o build/rel/gen/openapi.o $(call archives,rel,api)
+	$(CC) $(REL_CFLAGS) $^ -o $@ $(LDLIBS)
+build/asan/rampart-api: build/asan/api/main_rampart_api.o build/asan/gen/openapi.o $(call archives,asan,api)
+	$(CC) $(ASAN_CFLAGS) $^ -o $@ $(LDLIBS)
+
 # --- unit tests (ASan + UBSan) --------------------------------------------------
 UNIT_BINS := $(patsubst tests/unit/%.c,build/asan/tests/%,$(UNIT_SRCS))
 define unit_rule
-build/asan/tests/$(1): build/asan/tests/unit/$(1).o $$(call archives,asan,$(patsubst test_%,%,$(1)))
+build/asan/tests/$(1): build/asan/tests/unit/$(1).o $$(call archives,asan,$(patsubst test_%,%,$(1))) build/asan/gen/openapi.o
 	$$(CC) $$(ASAN_CFLAGS) $$^ -o $$@ $$(TEST_LDLIBS)
 endef
 $(foreach t,$(patsubst tests/unit/%.c,%,$(UNIT_SRCS)),$(eval $(call unit_rule,$(t))))
 
-unit-tests: $(UNIT_BINS) build/asan/rampartctl
+unit-tests: $(UNIT_BINS) build/asan/rampartctl build/asan/rampart-api
 integration-tests: all
 
 test: deps
@@ -100,7 +113,7 @@ test: deps
 # --- benchmarks (release flags) -----------------------------------------------------
 BENCH_BINS := $(patsubst bench/%.c,build/rel/bench/%,$(BENCH_SRCS))
 define bench_rule
-build/rel/bench/$(1): build/rel/bench/$(1).o $$(call archives,rel,$(patsubst bench_%,%,$(1)))
+build/rel/bench/$(1): build/rel/bench/$(1).o $$(call archives,rel,$(patsubst bench_%,%,$(1))) build/rel/gen/openapi.o
 	$$(CC) $$(REL_CFLAGS) $$^ -o $$@ $$(LDLIBS)
 endef
 $(foreach b,$(patsubst bench/%.c,%,$(BENCH_SRCS)),$(eval $(call bench_rule,$(b))))
@@ -113,9 +126,9 @@ bench: deps
 FUZZ_CFLAGS := -std=c11 -D_GNU_SOURCE -DTHREADED -I. $(PKG_CFLAGS) -g -O1 \
                -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined
 FUZZ_BINS := $(patsubst tests/fuzz/%.c,build/fuzz/%,$(FUZZ_SRCS))
-build/fuzz/%: tests/fuzz/%.c $(ALL_MOD_SRCS)
+build/fuzz/%: tests/fuzz/%.c $(ALL_MOD_SRCS) build/gen/openapi.c
 	@mkdir -p $(dir $@)
-	$(FUZZ_CC) $(FUZZ_CFLAGS) $< $(ALL_MOD_SRCS) -o $@ $(LDLIBS)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) $< $(ALL_MOD_SRCS) build/gen/openapi.c -o $@ $(LDLIBS)
 
 fuzz: deps $(FUZZ_BINS)
 	scripts/run-fuzz.sh $(FUZZ_SECONDS) $(FUZZ_BINS)
@@ -133,7 +146,7 @@ check-deps:
 check-clang:
 	@other=$$( [ "$$($(CC) --version | grep -c clang)" = 0 ] && echo clang || echo gcc ); \
 	echo "compile check with $$other"; \
-	for f in $(ALL_MOD_SRCS) $(UNIT_SRCS) $(BENCH_SRCS) cli/main_rampartctl.c; do \
+	for f in $(ALL_MOD_SRCS) $(UNIT_SRCS) $(BENCH_SRCS) $(wildcard */main_*.c); do \
 	  $$other $(BASE_CFLAGS) -O2 -fsyntax-only $$f || exit 1; done
 
 deps:

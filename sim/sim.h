@@ -80,6 +80,8 @@ int sim_topo_del(struct sim_topo *t, enum sim_res_type type, const struct sim_id
 json_t *sim_topo_export(const struct sim_topo *t);
 json_t *sim_topo_get(const struct sim_topo *t, enum sim_res_type type, const struct sim_id *id);
 uint64_t sim_topo_revision(const struct sim_topo *t);
+/* An id or a name of a resource of 'type' to its id: 0 or -ENOENT. */
+int sim_topo_resolve(const struct sim_topo *t, enum sim_res_type type, const char *ref, struct sim_id *out);
 
 /* --- state -------------------------------------------------------------- */
 

@@ -1,0 +1,95 @@
+/*
+ * api/api_impl.h: what the pieces of the API server share, private to api/.
+ */
+#ifndef RP_API_IMPL_H
+#define RP_API_IMPL_H
+
+#include "api/api.h"
+#include "sim/sim.h"
+#include "store/store.h"
+
+#include <event2/event.h>
+#include <event2/http.h>
+#include <jansson.h>
+#include <stdbool.h>
+
+#define API_RATE_SLOTS 1024
+#define API_LOCAL_REVS 256
+
+struct api_rate_slot {
+    char addr[48];
+    double tokens;
+    uint64_t last_ns;
+};
+
+struct api_watcher {
+    struct evhttp_request *req;
+    struct api_server *srv;
+    uint64_t since;                /* the last revision this watcher has seen */
+    struct api_watcher *next;
+};
+
+struct api_counters {
+    uint64_t requests[6];          /* by class: 1xx..5xx, index = code / 100 */
+    uint64_t by_code[600];
+    uint64_t watch_events;
+    uint64_t store_errors;
+    uint64_t remote_changes;       /* applied from other API servers */
+};
+
+struct api_server {
+    struct event_base *base;
+    struct evhttp *http;
+    struct evhttp_bound_socket *sock;
+    struct store *store;
+    struct api_config cfg;
+    char token[256];
+    struct sim_topo *topo;
+    struct sim_state *state;       /* trace state (conntrack, NAT, learning) */
+    uint64_t applied_rev;          /* store revision the in-memory topology reflects */
+    uint64_t fed_rev;              /* last revision pushed to watchers */
+    uint64_t local_revs[API_LOCAL_REVS]; /* revisions this server committed, not yet fed */
+    unsigned n_local_revs;
+    char *list_cache[SIM_RES_COUNT];   /* serialized GET /v1/<type> answers */
+    struct api_watcher *watchers;
+    unsigned n_watchers;
+    struct event *poll_ev, *ping_ev;
+    struct api_rate_slot rate[API_RATE_SLOTS];
+    struct api_counters counters;
+    uint64_t started_ns;
+};
+
+uint64_t api_now_ns(void);
+
+/* Replies. 'body' is consumed (decref'd). */
+void api_reply_json(struct api_server *srv, struct evhttp_request *req, int code, json_t *body);
+void api_reply_error(struct api_server *srv, struct evhttp_request *req, int code, const char *msg,
+                     const char *field);
+void api_reply_text(struct api_server *srv, struct evhttp_request *req, int code, const char *ctype,
+                    const char *text, size_t len);
+/* The request body as JSON: NULL after replying 400 when it does not parse. */
+json_t *api_read_body(struct api_server *srv, struct evhttp_request *req, bool want_object);
+
+/* resources.c */
+void api_handle_collection(struct api_server *srv, struct evhttp_request *req, enum sim_res_type type);
+void api_handle_item(struct api_server *srv, struct evhttp_request *req, enum sim_res_type type,
+                     const char *ref);
+void api_handle_export(struct api_server *srv, struct evhttp_request *req);
+void api_handle_import(struct api_server *srv, struct evhttp_request *req);
+void api_handle_trace(struct api_server *srv, struct evhttp_request *req);
+int api_load_from_store(struct api_server *srv);
+void api_invalidate_lists(struct api_server *srv, enum sim_res_type type);
+
+/* watch.c */
+void api_handle_watch(struct api_server *srv, struct evhttp_request *req);
+void api_note_local_commit(struct api_server *srv, uint64_t rev);
+void api_sync_from_store(struct api_server *srv);   /* apply remote changes, feed watchers */
+int api_watch_start(struct api_server *srv);
+void api_watch_stop(struct api_server *srv);
+
+/* metrics.c */
+void api_handle_status(struct api_server *srv, struct evhttp_request *req);
+void api_handle_metrics(struct api_server *srv, struct evhttp_request *req);
+void api_handle_openapi(struct api_server *srv, struct evhttp_request *req);
+
+#endif

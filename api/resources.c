@@ -1,0 +1,392 @@
+/*
+ * api/resources.c: CRUD for every resource type, export, import and trace.
+ *
+ * A write is validated by applying it to the in-memory topology first
+ * (sim/ refuses bad input without changing anything), then committed to the
+ * store; if the commit fails the in-memory change is undone, so memory and
+ * store never disagree and a refused request changes nothing.
+ */
+#include "api/api_impl.h"
+
+#include <errno.h>
+#include <event2/buffer.h>
+#include <event2/keyvalq_struct.h>
+#include <stdlib.h>
+#include <string.h>
+
+static int http_code(int err)
+{
+    switch (err) {
+    case -ENOENT:
+        return 404;
+    case -EEXIST:
+    case -EBUSY:
+        return 409;
+    case -ENOMEM:
+        return 500;
+    default:
+        return 400;
+    }
+}
+
+static void reply_sim_error(struct api_server *srv, struct evhttp_request *req, const struct sim_error *err)
+{
+    /* A dangling reference is bad input (400) even though its code is
+     * -ENOENT: only an unknown id in the URL is a 404, answered before. */
+    int code = err->code == -ENOENT ? 400 : http_code(err->code);
+
+    api_reply_error(srv, req, code, err->msg[0] ? err->msg : "refused", err->field);
+}
+
+void api_invalidate_lists(struct api_server *srv, enum sim_res_type type)
+{
+    (void)type;
+    /* Changing one resource can change read-only fields of others (peer
+     * links, implicit routes are hidden, refcounts are not shown): drop
+     * every cached list; rebuilding one is a single export walk. */
+    for (int i = 0; i < SIM_RES_COUNT; i++) {
+        free(srv->list_cache[i]);
+        srv->list_cache[i] = NULL;
+    }
+}
+
+static int commit_doc(struct api_server *srv, enum sim_res_type type, const struct sim_id *id, bool del)
+{
+    char ids[37], *text = NULL;
+    json_t *doc = NULL;
+    uint64_t rev;
+    int rc;
+
+    sim_id_format(id, ids);
+    if (!del) {
+        doc = sim_topo_get(srv->topo, type, id);
+        text = doc ? json_dumps(doc, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+        json_decref(doc);
+        if (!text)
+            return -ENOMEM;
+    }
+    struct store_change ch = {del ? STORE_DEL : STORE_PUT, sim_res_type_key(type), ids, text};
+    rc = store_commit(srv->store, &ch, 1, &rev);
+    free(text);
+    if (rc < 0) {
+        srv->counters.store_errors++;
+        return rc;
+    }
+    api_note_local_commit(srv, rev);
+    api_invalidate_lists(srv, type);
+    return 0;
+}
+
+static void reply_resource(struct api_server *srv, struct evhttp_request *req, int code,
+                           enum sim_res_type type, const struct sim_id *id)
+{
+    json_t *doc = sim_topo_get(srv->topo, type, id);
+
+    if (!doc)
+        api_reply_error(srv, req, 500, "resource vanished", NULL);
+    else
+        api_reply_json(srv, req, code, doc);
+}
+
+static void list(struct api_server *srv, struct evhttp_request *req, enum sim_res_type type)
+{
+    if (!srv->list_cache[type]) {
+        json_t *all = sim_topo_export(srv->topo);
+        json_t *arr = all ? json_object_get(all, sim_res_type_key(type)) : NULL;
+
+        srv->list_cache[type] = arr ? json_dumps(arr, JSON_COMPACT) : strdup("[]");
+        json_decref(all);
+        if (!srv->list_cache[type]) {
+            api_reply_error(srv, req, 500, "out of memory", NULL);
+            return;
+        }
+    }
+    api_reply_text(srv, req, 200, "application/json", srv->list_cache[type], strlen(srv->list_cache[type]));
+}
+
+static void create(struct api_server *srv, struct evhttp_request *req, enum sim_res_type type)
+{
+    json_t *body = api_read_body(srv, req, true);
+    json_t *idj;
+    struct sim_error err = {0};
+    struct sim_id id;
+    int rc;
+
+    if (!body)
+        return;
+    idj = json_object_get(body, "id");
+    if (idj && json_is_string(idj) && sim_id_parse(json_string_value(idj), &id) == 0) {
+        json_t *old = sim_topo_get(srv->topo, type, &id);
+        if (old) {
+            json_decref(old);
+            json_decref(body);
+            api_reply_error(srv, req, 409, "a resource with this id exists", "id");
+            return;
+        }
+    }
+    rc = sim_topo_put(srv->topo, type, body, &id, &err);
+    json_decref(body);
+    if (rc < 0) {
+        reply_sim_error(srv, req, &err);
+        return;
+    }
+    rc = commit_doc(srv, type, &id, false);
+    if (rc < 0) {
+        sim_topo_del(srv->topo, type, &id, &err);
+        api_reply_error(srv, req, 503, "the store refused the write; nothing was changed", NULL);
+        return;
+    }
+    reply_resource(srv, req, 201, type, &id);
+}
+
+void api_handle_collection(struct api_server *srv, struct evhttp_request *req, enum sim_res_type type)
+{
+    switch (evhttp_request_get_command(req)) {
+    case EVHTTP_REQ_GET:
+        list(srv, req, type);
+        break;
+    case EVHTTP_REQ_POST:
+        create(srv, req, type);
+        break;
+    default:
+        api_reply_error(srv, req, 405, "method not allowed", NULL);
+    }
+}
+
+/* Undo an in-memory change after the store refused it. */
+static void restore(struct api_server *srv, enum sim_res_type type, json_t *old)
+{
+    struct sim_error err = {0};
+    struct sim_id id;
+
+    sim_topo_put(srv->topo, type, old, &id, &err);
+}
+
+void api_handle_item(struct api_server *srv, struct evhttp_request *req, enum sim_res_type type, const char *ref)
+{
+    enum evhttp_cmd_type cmd = evhttp_request_get_command(req);
+    struct sim_error err = {0};
+    struct sim_id id;
+    json_t *old, *body = NULL;
+    int rc;
+
+    if (sim_topo_resolve(srv->topo, type, ref, &id) < 0) {
+        api_reply_error(srv, req, 404, "no such resource", NULL);
+        return;
+    }
+    old = sim_topo_get(srv->topo, type, &id);
+    if (!old) {
+        api_reply_error(srv, req, 404, "no such resource", NULL);
+        return;
+    }
+    switch (cmd) {
+    case EVHTTP_REQ_GET:
+        api_reply_json(srv, req, 200, json_incref(old));
+        break;
+    case EVHTTP_REQ_PUT:
+    case EVHTTP_REQ_PATCH:
+        body = api_read_body(srv, req, true);
+        if (!body)
+            break;
+        if (json_object_get(body, "id")) {
+            struct sim_id bid;
+            const char *s = json_string_value(json_object_get(body, "id"));
+            if (!s || sim_id_parse(s, &bid) < 0 || memcmp(&bid, &id, sizeof(id))) {
+                api_reply_error(srv, req, 400, "id in the body differs from the URL", "id");
+                break;
+            }
+        }
+        if (cmd == EVHTTP_REQ_PUT) {
+            char ids[37];
+            sim_id_format(&id, ids);
+            json_object_set_new(body, "id", json_string(ids));
+            rc = sim_topo_put(srv->topo, type, body, &id, &err);
+        } else {
+            rc = sim_topo_patch(srv->topo, type, &id, body, &err);
+        }
+        if (rc < 0) {
+            reply_sim_error(srv, req, &err);
+            break;
+        }
+        if (commit_doc(srv, type, &id, false) < 0) {
+            restore(srv, type, old);
+            api_reply_error(srv, req, 503, "the store refused the write; nothing was changed", NULL);
+            break;
+        }
+        reply_resource(srv, req, 200, type, &id);
+        break;
+    case EVHTTP_REQ_DELETE:
+        rc = sim_topo_del(srv->topo, type, &id, &err);
+        if (rc < 0) {
+            reply_sim_error(srv, req, &err);
+            break;
+        }
+        if (commit_doc(srv, type, &id, true) < 0) {
+            restore(srv, type, old);
+            api_reply_error(srv, req, 503, "the store refused the write; nothing was changed", NULL);
+            break;
+        }
+        api_reply_json(srv, req, 204, NULL);
+        break;
+    default:
+        api_reply_error(srv, req, 405, "method not allowed", NULL);
+    }
+    json_decref(body);
+    json_decref(old);
+}
+
+void api_handle_export(struct api_server *srv, struct evhttp_request *req)
+{
+    json_t *doc = sim_topo_export(srv->topo);
+
+    if (!doc)
+        api_reply_error(srv, req, 500, "out of memory", NULL);
+    else
+        api_reply_json(srv, req, 200, doc);
+}
+
+/* Every resource of a topology as store changes (documents with ids). The
+ * change strings point into 'texts' and 'doc', which the caller frees. */
+struct import_batch {
+    json_t *doc;
+    struct store_change *ch;
+    char **texts;
+    size_t n;
+};
+
+static void import_batch_free(struct import_batch *b)
+{
+    for (size_t i = 0; i < b->n; i++)
+        free(b->texts[i]);
+    free(b->texts);
+    free(b->ch);
+    json_decref(b->doc);
+}
+
+static int topo_changes(struct sim_topo *t, struct import_batch *b)
+{
+    json_t *arr, *o;
+    size_t total = 0, i;
+    const char *key;
+
+    b->doc = sim_topo_export(t);
+    if (!b->doc)
+        return -ENOMEM;
+    json_object_foreach(b->doc, key, arr)
+        total += json_array_size(arr);
+    b->ch = calloc(total + 1, sizeof(*b->ch));
+    b->texts = calloc(total + 1, sizeof(*b->texts));
+    if (!b->ch || !b->texts)
+        return -ENOMEM;
+    json_object_foreach(b->doc, key, arr) {
+        json_array_foreach(arr, i, o) {
+            char *text = json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS);
+            if (!text)
+                return -ENOMEM;
+            b->texts[b->n] = text;
+            b->ch[b->n] = (struct store_change){STORE_PUT, key,
+                                                json_string_value(json_object_get(o, "id")), text};
+            b->n++;
+        }
+    }
+    return 0;
+}
+
+void api_handle_import(struct api_server *srv, struct evhttp_request *req)
+{
+    json_t *body = api_read_body(srv, req, true);
+    struct import_batch b = {0};
+    struct sim_topo *fresh = NULL;
+    struct sim_error err = {0};
+    uint64_t rev;
+    int rc;
+
+    if (!body)
+        return;
+    if (sim_topo_create(&fresh) < 0) {
+        api_reply_error(srv, req, 500, "out of memory", NULL);
+        goto out;
+    }
+    rc = sim_topo_load(fresh, body, &err);
+    if (rc < 0) {
+        reply_sim_error(srv, req, &err);
+        goto out;
+    }
+    if (topo_changes(fresh, &b) < 0) {
+        api_reply_error(srv, req, 500, "out of memory", NULL);
+        goto out;
+    }
+    rc = store_replace_all(srv->store, b.ch, b.n, &rev);
+    if (rc < 0) {
+        srv->counters.store_errors++;
+        api_reply_error(srv, req, rc == -E2BIG ? 413 : 503,
+                        rc == -E2BIG ? "document too large for one store transaction"
+                                     : "the store refused the import; nothing was changed",
+                        NULL);
+        goto out;
+    }
+    sim_topo_destroy(srv->topo);
+    srv->topo = fresh;
+    fresh = NULL;
+    api_note_local_commit(srv, rev);
+    api_invalidate_lists(srv, SIM_RES_COUNT);
+    api_reply_json(srv, req, 200, json_pack("{s:I, s:I}", "revision", (json_int_t)rev, "resources", (json_int_t)b.n));
+out:
+    import_batch_free(&b);
+    json_decref(body);
+    sim_topo_destroy(fresh);
+}
+
+void api_handle_trace(struct api_server *srv, struct evhttp_request *req)
+{
+    json_t *body = api_read_body(srv, req, true), *resp = NULL;
+    struct sim_error err = {0};
+
+    if (!body)
+        return;
+    if (sim_trace_json(srv->topo, srv->state, body, api_now_ns(), &resp, &err) < 0)
+        api_reply_error(srv, req, 400, err.msg[0] ? err.msg : "bad trace request", err.field);
+    else
+        api_reply_json(srv, req, 200, resp);
+    json_decref(body);
+}
+
+/* --- start-up: the in-memory topology from the store ------------------------ */
+
+static int add_record(const struct store_record *r, void *arg)
+{
+    json_t *doc = arg, *arr, *o;
+
+    o = json_loads(r->doc, 0, NULL);
+    if (!o)
+        return -EBADMSG;
+    arr = json_object_get(doc, r->type);
+    if (!arr) {
+        arr = json_array();
+        json_object_set_new(doc, r->type, arr);
+    }
+    json_array_append_new(arr, o);
+    return 0;
+}
+
+int api_load_from_store(struct api_server *srv)
+{
+    json_t *doc = json_object();
+    struct sim_error err = {0};
+    uint64_t rev;
+    int rc;
+
+    if (!doc)
+        return -ENOMEM;
+    rc = store_revision(srv->store, &rev);
+    if (rc == 0)
+        rc = store_list(srv->store, NULL, add_record, doc);
+    if (rc == 0 && json_object_size(doc))
+        rc = sim_topo_load(srv->topo, doc, &err);
+    json_decref(doc);
+    if (rc == 0) {
+        srv->applied_rev = rev;
+        srv->fed_rev = rev;
+    }
+    return rc;
+}

@@ -1,0 +1,243 @@
+#!/usr/bin/env python3
+"""API contract tests against a real rampart-api (SQLite by default, or
+ZooKeeper when RAMPART_TEST_ZK is set): CRUD for every resource type, every
+error class, auth on every endpoint, import/export, trace, watch resume,
+status, metrics, the OpenAPI document."""
+import json
+import os
+import socket
+import sys
+import threading
+import time
+import uuid
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "lib"))
+from rampart_api import Api, Checker, ROOT, TOKEN  # noqa: E402
+
+c = Checker("api contract" + (" (zookeeper)" if os.environ.get("RAMPART_TEST_ZK") else " (sqlite)"))
+
+
+def new_api(**kw):
+    zk = os.environ.get("RAMPART_TEST_ZK")
+    if zk:
+        kw.setdefault("backend", "zookeeper")
+        kw.setdefault("zk", zk)
+        kw.setdefault("chroot", f"/rampart-contract-{uuid.uuid4().hex[:8]}")
+    return Api(**kw).start()
+
+
+api = new_api(max_body=256 * 1024)
+try:
+    # --- a base topology through the API, one resource type at a time -------
+    st, host = api.post("/v1/hosts", {"name": "hv-1", "tunnel_ip": "172.31.0.11"})
+    c.check("create host -> 201 with id", st == 201 and "id" in host, (st, host))
+    st, chain = api.post("/v1/chains", {"name": "c-in"})
+    c.check("create chain -> 201", st == 201, (st, chain))
+    st, ipg = api.post("/v1/ip_groups", {"name": "admins", "addresses": ["10.9.0.1", "10.9.0.2"]})
+    c.check("create ip_group -> 201", st == 201, (st, ipg))
+    st, prov = api.post("/v1/routers", {"name": "provider"})
+    c.check("create router -> 201", st == 201, (st, prov))
+    st, tr = api.post("/v1/routers", {"name": "acme", "tenant": "acme", "inbound_filter": "c-in"})
+    c.check("create router with chain ref by name -> 201, ref returned as id",
+            st == 201 and tr.get("inbound_filter") == chain["id"], (st, tr))
+    st, br = api.post("/v1/bridges", {"name": "acme-net", "tenant": "acme"})
+    c.check("create bridge -> 201", st == 201, (st, br))
+    st, up = api.post("/v1/ports", {"name": "uplink", "device": "provider", "mac": "02:10:00:00:00:01",
+                                    "address": "192.0.2.2/30", "host": "hv-1", "interface": "eth1"})
+    c.check("create exterior router port -> 201 with tunnel_key", st == 201 and up.get("tunnel_key"), (st, up))
+    st, pa = api.post("/v1/ports", {"name": "prov-acme", "device": "provider", "mac": "02:10:00:00:00:02",
+                                    "address": "100.64.10.1/24"})
+    st2, ag = api.post("/v1/ports", {"name": "acme-gw", "device": "acme", "mac": "02:20:00:00:00:01",
+                                     "address": "100.64.10.2/24", "peer": "prov-acme"})
+    c.check("create linked router ports -> 201", st == 201 and st2 == 201, (st, pa, st2, ag))
+    st, pa2 = api.get(f"/v1/ports/{pa['id']}")
+    c.check("peer link shows on both sides", st == 200 and pa2.get("peer") == ag["id"], pa2)
+    st, al = api.post("/v1/ports", {"name": "acme-lan", "device": "acme", "mac": "02:20:00:00:00:02",
+                                    "address": "10.1.0.1/24"})
+    st2, bp = api.post("/v1/ports", {"name": "acme-net-r", "device": "acme-net", "peer": "acme-lan"})
+    st3, vm = api.post("/v1/ports", {"name": "web1", "device": "acme-net", "mac": "02:30:00:00:00:0a",
+                                     "fixed_ips": ["10.1.0.10"], "host": "hv-1", "interface": "tap-web1"})
+    c.check("create bridge ports -> 201", (st, st2, st3) == (201, 201, 201), (al, bp, vm))
+    st, rt = api.post("/v1/routes", {"router": "acme", "dst": "0.0.0.0/0", "next_hop_port": "acme-gw",
+                                     "next_hop_gateway": "100.64.10.1"})
+    c.check("create route -> 201, src defaults to 0.0.0.0/0", st == 201 and rt.get("src", "0.0.0.0/0") == "0.0.0.0/0",
+            (st, rt))
+    st, rule = api.post("/v1/rules", {"chain": "c-in", "position": 1, "nw_src": "10.9.0.0/24",
+                                      "inv_nw_src": True, "action": "drop"})
+    c.check("create rule -> 201", st == 201, (st, rule))
+    st, pg = api.post("/v1/port_groups", {"name": "uplinks", "stateful": True, "ports": ["uplink"]})
+    c.check("create port_group -> 201", st == 201, (st, pg))
+    st, nb = api.post("/v1/neighbors", {"port": "uplink", "address": "192.0.2.1", "mac": "02:99:00:00:00:01"})
+    c.check("create neighbor -> 201", st == 201, (st, nb))
+    st, fip = api.post("/v1/floating_ips", {"address": "100.64.10.50", "router": "provider", "port": "web1",
+                                            "fixed_ip": "10.1.0.10"})
+    c.check("create floating_ip -> 201", st == 201, (st, fip))
+    st, peer = api.post("/v1/bgp_peers", {"port": "uplink", "peer_address": "192.0.2.1", "peer_asn": 64500,
+                                          "local_asn": 64512})
+    c.check("create bgp_peer -> 201, bfd defaults to true", st == 201 and peer.get("bfd", True) is True, (st, peer))
+    st, net = api.post("/v1/bgp_networks", {"router": "provider", "prefix": "100.64.10.0/24"})
+    c.check("create bgp_network -> 201", st == 201, (st, net))
+
+    created = {"hosts": host, "chains": chain, "ip_groups": ipg, "routers": tr, "bridges": br, "ports": vm,
+               "routes": rt, "rules": rule, "port_groups": pg, "neighbors": nb, "floating_ips": fip,
+               "bgp_peers": peer, "bgp_networks": net}
+
+    # --- read and list every type --------------------------------------------
+    for t, obj in created.items():
+        st, got = api.get(f"/v1/{t}/{obj['id']}")
+        c.check(f"GET {t}/id -> 200 same resource", st == 200 and got.get("id") == obj["id"], (st, got))
+        st, lst = api.get(f"/v1/{t}")
+        c.check(f"GET {t} lists it", st == 200 and any(o.get("id") == obj["id"] for o in lst), st)
+        st, got = api.get(f"/v1/{t}/{uuid.uuid4()}")
+        c.check(f"GET {t}/unknown -> 404", st == 404 and "error" in got, (st, got))
+    st, got = api.get("/v1/ports/web1")
+    c.check("GET by name -> 200", st == 200 and got.get("id") == vm["id"], (st, got))
+
+    # --- update ---------------------------------------------------------------
+    st, got = api.request("PATCH", f"/v1/routers/{tr['id']}", {"tenant": "acme2"})
+    c.check("PATCH router -> 200 changed", st == 200 and got.get("tenant") == "acme2", (st, got))
+    body = dict(tr)
+    body["tenant"] = "acme3"
+    body["inbound_filter"] = chain["id"]
+    st, got = api.request("PUT", f"/v1/routers/{tr['id']}", body)
+    c.check("PUT router -> 200 replaced", st == 200 and got.get("tenant") == "acme3", (st, got))
+    st, got = api.request("PUT", f"/v1/routers/{uuid.uuid4()}", {"name": "x"})
+    c.check("PUT unknown -> 404", st == 404, (st, got))
+    st, got = api.request("PUT", f"/v1/routers/{tr['id']}", dict(body, id=str(uuid.uuid4())))
+    c.check("PUT with another id in the body -> 400", st == 400, (st, got))
+
+    # --- error classes ----------------------------------------------------------
+    before = api.get("/v1/export")[1]
+    cases = [
+        ("unknown field", "/v1/routers", {"name": "r9", "colour": "red"}, 400, "colour"),
+        ("wrong type", "/v1/routers", {"name": 5}, 400, "name"),
+        ("bad address", "/v1/hosts", {"name": "h9", "tunnel_ip": "10.0.0.300"}, 400, "tunnel_ip"),
+        ("bad prefix", "/v1/routes", {"router": "acme", "dst": "10.0.0.0/33", "next_hop_port": "acme-gw"}, 400, "dst"),
+        ("bad mac", "/v1/ports", {"name": "p9", "device": "acme-net", "mac": "02:00:00:00:00"}, 400, "mac"),
+        ("dangling reference", "/v1/ports", {"name": "p9", "device": "no-such-bridge"}, 400, "device"),
+        ("duplicate name", "/v1/routers", {"name": "provider"}, 409, None),
+        ("duplicate id", "/v1/routers", {"id": prov["id"], "name": "other"}, 409, None),
+    ]
+    for what, path, b, code, field in cases:
+        st, got = api.post(path, b)
+        ok = st == code and isinstance(got, dict) and "error" in got
+        if field:
+            ok = ok and got.get("field") == field
+        c.check(f"{what} -> {code}" + (f" naming '{field}'" if field else ""), ok, (st, got))
+    st, got = api.request("DELETE", f"/v1/chains/{chain['id']}")
+    c.check("delete referenced chain -> 409", st == 409 and "error" in got, (st, got))
+    st, got = api.request("POST", "/v1/routers", raw=b'{"name": "r9",')
+    c.check("malformed JSON -> 400", st == 400 and "error" in got, (st, got))
+    st, got = api.request("POST", "/v1/routers", raw=b'[1,2]')
+    c.check("non-object body -> 400", st == 400, (st, got))
+    st, got = api.request("POST", "/v1/routers", raw=b'{"name": "big", "tenant": "' + b"x" * (300 * 1024) + b'"}')
+    c.check("oversized body -> 413", st == 413, st)
+    c.check("refused requests changed nothing", api.get("/v1/export")[1] == before)
+    st, got = api.get("/v1/nonsense")
+    c.check("unknown endpoint -> 404", st == 404, st)
+
+    # --- auth on every endpoint ---------------------------------------------------
+    endpoints = [("GET", "/v1/routers"), ("POST", "/v1/routers"), ("GET", f"/v1/routers/{prov['id']}"),
+                 ("PUT", f"/v1/routers/{prov['id']}"), ("PATCH", f"/v1/routers/{prov['id']}"),
+                 ("DELETE", f"/v1/routers/{prov['id']}"), ("GET", "/v1/export"), ("POST", "/v1/import"),
+                 ("POST", "/v1/trace"), ("GET", "/v1/watch"), ("GET", "/v1/status"),
+                 ("GET", "/v1/openapi.yaml")]
+    for m, p in endpoints:
+        st1, _ = api.request(m, p, {"name": "x"} if m in ("POST", "PUT", "PATCH") else None, token=None)
+        st2, _ = api.request(m, p, {"name": "x"} if m in ("POST", "PUT", "PATCH") else None, token="wrong")
+        c.check(f"{m} {p} without/with bad token -> 401", st1 == 401 and st2 == 401, (st1, st2))
+    st, _ = api.get(f"/v1/routers/{prov['id']}")
+    c.check("router still there after unauthorized DELETE", st == 200, st)
+
+    # --- delete -----------------------------------------------------------------------
+    st, _ = api.request("DELETE", f"/v1/bgp_networks/{net['id']}")
+    c.check("DELETE -> 204", st == 204, st)
+    st, _ = api.get(f"/v1/bgp_networks/{net['id']}")
+    c.check("GET after DELETE -> 404", st == 404, st)
+    st, _ = api.request("DELETE", f"/v1/bgp_networks/{net['id']}")
+    c.check("DELETE again -> 404", st == 404, st)
+
+    # --- export / import ------------------------------------------------------------------
+    with open(os.path.join(ROOT, "scripts/demo/cloud.json")) as f:
+        cloud = json.load(f)
+    st, got = api.post("/v1/import", cloud)
+    c.check("import the demo cloud -> 200", st == 200 and got.get("revision"), (st, got))
+    st, exp = api.get("/v1/export")
+    ids = lambda d: sorted((k, o["id"]) for k, v in d.items() for o in v)
+    c.check("export after import holds exactly the imported resources", st == 200 and ids(exp) == ids(cloud),
+            set(ids(exp)) ^ set(ids(cloud)))
+    bad = json.loads(json.dumps(cloud))
+    bad["ports"][0]["device"] = "nowhere"
+    st, got = api.post("/v1/import", bad)
+    c.check("import with a dangling reference -> 400", st == 400 and "error" in got, (st, got))
+    c.check("rejected import left the store exactly as it was", api.get("/v1/export")[1] == exp)
+
+    # --- trace on the live topology ------------------------------------------------------
+    with open(os.path.join(ROOT, "scripts/demo/vm-to-internet.json")) as f:
+        req = json.load(f)
+    st, got = api.post("/v1/trace", req)
+    c.check("trace -> 200 with one result per packet", st == 200 and len(got.get("results", [])) == 2, (st, got))
+    if st == 200:
+        out = got["results"][0].get("outputs", [{}])[0].get("packet", {})
+        c.check("trace: SNAT to the tenant router address", out.get("ip_src") == "100.64.10.2", out)
+    st, got = api.post("/v1/trace", {"in_port": "nope", "packets": [{}]})
+    c.check("trace with unknown port -> 400", st == 400 and "nope" in json.dumps(got), (st, got))
+
+    # --- status, metrics, openapi ------------------------------------------------------------
+    st, got = api.get("/v1/status")
+    c.check("status -> revision, store, counts", st == 200 and got.get("revision") and got.get("store")
+            and got.get("resources", {}).get("ports") == len(cloud["ports"]), got)
+    st, got = api.request("GET", "/metrics", token=None)
+    c.check("metrics without token, Prometheus text", st == 200 and "rampart_store_revision" in got
+            and 'rampart_api_requests_total{code="401"}' in got, str(got)[:200])
+    st, got = api.get("/v1/openapi.yaml")
+    c.check("openapi document served", st == 200 and "openapi: 3" in str(got), str(got)[:80])
+
+    # --- watch: resume after disconnect, nothing missed or repeated ---------------------------
+    def watch_lines(since, want, timeout=10):
+        s = socket.create_connection(("127.0.0.1", api.port), timeout=timeout)
+        s.sendall(f"GET /v1/watch?since={since} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {TOKEN}\r\n\r\n".encode())
+        buf, lines, deadline = b"", [], time.time() + timeout
+        while len(lines) < want and time.time() < deadline:
+            try:
+                chunk = s.recv(65536)
+            except socket.timeout:
+                break
+            if not chunk:
+                break
+            buf += chunk
+            lines = [json.loads(l) for l in buf.split(b"\r\n") if l.startswith(b"{")]
+            lines = [l for l in lines if l.get("op") in ("put", "del")]
+        s.close()
+        return lines
+
+    rev0 = api.get("/v1/status")[1]["revision"]
+    names = [f"w{i}" for i in range(6)]
+    for n in names[:3]:
+        api.post("/v1/chains", {"name": n})
+    first = watch_lines(rev0, 3)
+    c.check("watch from a revision replays the 3 changes after it", [l["object"]["name"] for l in first] == names[:3],
+            first)
+    last_rev = first[-1]["rev"] if first else rev0
+    for n in names[3:]:
+        api.post("/v1/chains", {"name": n})
+    api.request("DELETE", "/v1/chains/w0")
+    second = watch_lines(last_rev, 4)
+    got_names = [l.get("object", {}).get("name") if l["op"] == "put" else ("del", l["id"]) for l in second]
+    c.check("resumed watch: the next changes exactly once, in order",
+            got_names[:3] == names[3:] and len(second) == 4 and second[3]["op"] == "del"
+            and all(l["rev"] > last_rev for l in second), got_names)
+    st, got = api.get("/v1/watch?since=abc")
+    c.check("watch with a bad since -> 400", st == 400, st)
+finally:
+    api.stop()
+
+# --- rate limit of a single client ---------------------------------------------------------------
+api = new_api(rate=5, burst=5)
+try:
+    codes = [api.get("/v1/routers")[0] for _ in range(20)]
+    c.check("a client over its rate gets 429", 429 in codes and codes[0] == 200, codes)
+finally:
+    api.stop()
+
+sys.exit(c.done())
