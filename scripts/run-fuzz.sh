@@ -5,6 +5,7 @@ set -u
 secs=$1; shift
 cd "$(dirname "$0")/.."
 rc=0
+export LSAN_OPTIONS=${LSAN_OPTIONS:-suppressions=$PWD/tests/fuzz/lsan.supp}
 for f in "$@"; do
   name=$(basename "$f")
   corpus=build/fuzz/corpus/$name
