@@ -127,7 +127,7 @@ int main(int argc, char **argv)
         usage(stderr);
         return 2;
     }
-    log_init("rampart-api", LOG_INFO, LOG_DEST_STDERR);
+    log_init("rampart-api", LOGL_INFO, LOG_DEST_STDERR);
     if (conf_load(api_items, sizeof(api_items) / sizeof(api_items[0]), conf_path, &set, sizeof(set), err) < 0) {
         fprintf(stderr, "rampart-api: %s\n", err);
         return 2;
