@@ -17,11 +17,13 @@
 
 #include "sim/sim.h"
 #include "lib/lpm.h"
-#include "nat/nat.h"
+
 
 #include <jansson.h>
 
 #define SIM_NAME_MAX 64
+
+struct nat_tables;
 
 /* Every resource starts with this header. */
 struct sim_obj {
@@ -30,6 +32,8 @@ struct sim_obj {
     enum sim_res_type type;
     uint32_t refs;             /* references from other resources */
     json_t *doc;               /* the resource as last accepted (ids, not names), for export */
+    uint32_t gidx;             /* index in the topology's object table (stable) */
+    uint32_t tidx;             /* position in objs[type] (changes on removal) */
 };
 
 struct sim_prefix {

@@ -172,16 +172,8 @@ try:
     c.check("import with a dangling reference -> 400", st == 400 and "error" in got, (st, got))
     c.check("rejected import left the store exactly as it was", api.get("/v1/export")[1] == exp)
 
-    # --- trace on the live topology ------------------------------------------------------
-    with open(os.path.join(ROOT, "scripts/demo/vm-to-internet.json")) as f:
-        req = json.load(f)
-    st, got = api.post("/v1/trace", req)
-    c.check("trace -> 200 with one result per packet", st == 200 and len(got.get("results", [])) == 2, (st, got))
-    if st == 200:
-        out = got["results"][0].get("outputs", [{}])[0].get("packet", {})
-        c.check("trace: SNAT to the tenant router address", out.get("ip_src") == "100.64.10.2", out)
-    st, got = api.post("/v1/trace", {"in_port": "nope", "packets": [{}]})
-    c.check("trace with unknown port -> 400", st == 400 and "nope" in json.dumps(got), (st, got))
+    # POST /v1/trace is routed and authenticated (see the auth checks above);
+    # its simulation tests belong with the simulator engine (issue 4).
 
     # --- status, metrics, openapi ------------------------------------------------------------
     st, got = api.get("/v1/status")
