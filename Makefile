@@ -54,7 +54,7 @@ BINS       := build/rel/rampartctl build/rel/rampart-api
 mod_of     = $(or $(firstword $(foreach m,$(filter-out lib,$(MODULES)),$(if $(filter $(m)%,$(1)),$(m)))),lib)
 archives   = $(foreach m,$(LINK_$(call mod_of,$(2))),build/$(1)/lib$(m).a)
 
-.PHONY: all test unit-tests integration-tests demo bench fuzz install clean deps \
+.PHONY: all test unit-tests integration-tests demo bench fuzz install clean deps test-zk-failover \
         check-deps check-clang scenarios
 all: $(BINS)
 
@@ -109,6 +109,11 @@ test: deps
 	$(MAKE) unit-tests
 	$(MAKE) check-deps check-clang
 	scripts/run-tests.sh
+
+# The ZooKeeper ensemble failover test: slow, and not yet passing (docs/api.md).
+test-zk-failover: deps
+	$(MAKE) build/asan/rampart-api
+	tests/extra/api_zk_failover.sh
 
 # --- benchmarks (release flags) -----------------------------------------------------
 BENCH_BINS := $(patsubst bench/%.c,build/rel/bench/%,$(BENCH_SRCS))

@@ -15,6 +15,7 @@
  *                                          'since': export, then watch again
  */
 #include "api/api_impl.h"
+#include "lib/log.h"
 
 #include <errno.h>
 #include <event2/buffer.h>
@@ -106,11 +107,13 @@ static void apply_remote(struct api_server *srv, const struct store_record *r)
     if (sim_res_type_from_key(r->type, &type) < 0 || sim_id_parse(r->id, &id) < 0)
         return;
     if (r->op == STORE_DEL) {
-        sim_topo_del(srv->topo, type, &id, &err);
+        if (sim_topo_del(srv->topo, type, &id, &err) < 0 && err.code != -ENOENT)
+            log_warn("revision %" PRIu64 ": cannot apply the deletion of %s %s: %s", r->rev, r->type, r->id, err.msg);
     } else {
         json_t *o = json_loads(r->doc ? r->doc : "", 0, NULL);
-        if (o)
-            sim_topo_put(srv->topo, type, o, &id, &err);
+        if (!o || sim_topo_put(srv->topo, type, o, &id, &err) < 0)
+            log_warn("revision %" PRIu64 ": cannot apply %s %s: %s", r->rev, r->type, r->id,
+                     o ? err.msg : "the stored document is not JSON");
         json_decref(o);
     }
     srv->counters.remote_changes++;

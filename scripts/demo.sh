@@ -1,39 +1,64 @@
 #!/usr/bin/env bash
-# make demo: what the tree can do today, for real. The flow simulator answers
-# packets through the example cloud (provider router with a BGP uplink and a
-# default route, tenant router "acme" with SNAT, bridge "acme-net", VM "web1"
-# with floating IP 100.64.10.50), printed hop by hop by rampartctl trace.
+# make demo: the most complete real thing the tree does today, the control
+# plane. It starts rampart-api on the embedded SQLite store (in a temporary
+# directory, on loopback), loads the example cloud through rampartctl, and
+# shows creating, refusing, reading and deleting resources, the watch stream,
+# status and metrics. It stops the server and removes its files at the end.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+api=build/rel/rampart-api
 ctl=build/rel/rampartctl
-topo=scripts/demo/cloud.json
+work=$(mktemp -d /tmp/rampart-demo-XXXXXX)
+pid=
+cleanup() { [ -n "$pid" ] && kill "$pid" 2>/dev/null; wait 2>/dev/null; rm -rf "$work"; }
+trap cleanup EXIT
 
 say() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
+run() { printf '$ %s\n' "$*"; "$@" || true; }
 
-say "The cloud: $topo"
-python3 - "$topo" <<'PY' || true
-import json, sys
-d = json.load(open(sys.argv[1]))
-for k in ("routers", "bridges", "ports", "routes", "floating_ips", "bgp_peers"):
-    print(f"  {k:13} {', '.join(x.get('name') or x.get('address') or x.get('dst') or x['id'][:8] for x in d[k])}")
-PY
+head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$work/token"
+cat >"$work/rampart.conf" <<CONF
+api: { listen = "127.0.0.1"; port = 0; token_file = "$work/token"; };
+store: { backend = "sqlite"; path = "$work/rampart.db"; };
+CONF
+"$api" -c "$work/rampart.conf" >"$work/out" 2>"$work/log" &
+pid=$!
+for _ in $(seq 100); do grep -q '^listening' "$work/out" 2>/dev/null && break; sleep 0.1; done
+port=$(sed -n 's/^listening .*:\([0-9]*\)$/\1/p' "$work/out")
+[ -n "$port" ] || { echo "rampart-api did not start:"; cat "$work/log"; exit 1; }
+export RAMPART_API=http://127.0.0.1:$port RAMPART_TOKEN=$(cat "$work/token")
 
-say "1. VM web2 (10.1.0.11, no floating IP) opens TCP to 203.0.113.7:80 through SNAT to 100.64.10.2; the reply is translated back"
-$ctl trace --topology "$topo" scripts/demo/vm-to-internet.json
+say "rampart-api serves on $RAMPART_API (SQLite store: $work/rampart.db)"
+run "$ctl" status
 
-say "2. A traceroute probe with TTL 2 expires at the provider router; the ICMP error finds its way back"
-$ctl trace --topology "$topo" scripts/demo/traceroute.json
+say "Load the example cloud: a provider router with a BGP uplink, tenant 'acme' with SNAT, a bridge, VMs, a floating IP"
+run "$ctl" import scripts/demo/cloud.json
+run "$ctl" router list
+run "$ctl" port list
 
-say "3. The internet pings the floating IP 100.64.10.50"
-$ctl trace --topology "$topo" scripts/demo/internet-to-fip.json
+say "Create a tenant network through the API (references by name; replies carry ids)"
+run "$ctl" bridge create --name demo-net --tenant demo
+run "$ctl" port create --name demo-vm --device demo-net --mac 02:00:00:00:de:01 --fixed-ips '["10.9.0.5"]' --host hv-1 --interface tap-demo
 
-say "The same as JSON, for scripts (api-model.md trace format):"
-$ctl trace --topology "$topo" --json scripts/demo/internet-to-fip.json | head -40
+say "Bad input is refused with the field named, and nothing is written"
+run "$ctl" port create --name bad --device no-such-bridge
+run "$ctl" route create --router acme --dst 10.0.0.1/8 --next-hop-port acme-gw
+run "$ctl" chain delete acme-pre
+
+say "Every change is on the watch stream, in order, resumable from any revision"
+timeout 2 "$ctl" watch --since 1 | head -4 | cut -c1-150 || true
+
+say "Delete what we made, and look at the metrics Prometheus would scrape"
+run "$ctl" port delete demo-vm
+run "$ctl" bridge delete demo-net
+curl -s "$RAMPART_API/metrics" | grep -E '^rampart_(store_revision|resources\{type="ports"\}|api_requests_total)' | head -8
 
 cat <<MSG
 
-What you saw is the simulator that every Rampart host runs on the first
-packet of each flow. Try your own: $ctl trace --topology $topo FILE.json
-(format: docs/trace.md). Packet I/O, the REST API and the BGP border are
-not in this tree yet; see docs/architecture.md.
+That was the Rampart control plane: REST API (api/), SQLite store (store/),
+topology validation (sim/), rampartctl (cli/). Try it yourself:
+  build/rel/rampart-api -c CONFIG        (see docs/api.md)
+  rampartctl --help
+Not in this tree yet: the flow simulator engine, packet I/O, the agent and
+the BGP gateway (docs/architecture.md, "State of the tree").
 MSG

@@ -320,7 +320,7 @@ static int zk_commit_once(struct zk_store *st, const struct store_change *change
     struct zk_batch b = {0};
     json_t *batch = NULL, *old_paths = json_array(), *deleted = json_array();
     char *log_text = NULL, revpath[ZK_PATH_MAX], logpath[ZK_PATH_MAX];
-    uint64_t rev;
+    uint64_t rev = 0;
     size_t cap, n_old = 0, total = 0;
     int rc;
 
@@ -554,7 +554,7 @@ static int zk_changes_since(struct store *s, uint64_t since, size_t max, store_r
 {
     struct zk_store *st = impl(s);
     char path[ZK_PATH_MAX], *data = NULL;
-    uint64_t cur, trimmed = 0;
+    uint64_t cur = 0, trimmed = 0;
     size_t seen = 0;
     int rc;
 
@@ -582,8 +582,14 @@ static int zk_changes_since(struct store *s, uint64_t since, size_t max, store_r
         }
         path_of(st, path, "/log/%020" PRIu64, r);
         rc = read_node(st, path, &data, NULL);
-        if (rc == -ENOENT)
-            continue;   /* a revision in flight (rev set, log node committed in the same multi) */
+        /* The log node and the revision commit in one multi, so a missing
+         * node means this server answered from an older view: stop here and
+         * let the caller come back, rather than skip a revision for good. */
+        if (rc == -ENOENT) {
+            if (more)
+                *more = false;
+            return 0;
+        }
         if (rc < 0)
             return rc;
         batch = json_loads(data, 0, NULL);

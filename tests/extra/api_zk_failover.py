@@ -11,7 +11,7 @@ import sys
 import threading
 import time
 
-sys.path.insert(0, os.path.join(os.path.dirname(__file__), "lib"))
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "integration", "lib"))
 from rampart_api import Api, Checker  # noqa: E402
 
 c = Checker("api zookeeper ensemble failover")

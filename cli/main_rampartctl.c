@@ -1,0 +1,379 @@
+/*
+ * rampartctl: the command-line client of the Rampart API.
+ *
+ *   rampartctl [--api URL] [--token T] [--json] COMMAND ...
+ *   rampartctl router list | show REF | create --name r1 [--FIELD VALUE ...] | update REF --FIELD VALUE ...
+ *              | delete REF          (likewise every resource type)
+ *   rampartctl export | import FILE | status | watch [--since REV] | trace REQUEST|-
+ *
+ * The API address and token come from the flags, else RAMPART_API and
+ * RAMPART_TOKEN, else ~/.config/rampart/api and ~/.config/rampart/token, else
+ * http://127.0.0.1:8080 and no token. Exit 0 ok, 1 refused (message printed),
+ * 2 usage.
+ */
+#include "cli/cli.h"
+
+#include <errno.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const struct {
+    const char *noun, *path;
+} types[] = {
+    {"router", "routers"},           {"bridge", "bridges"},     {"port", "ports"},
+    {"route", "routes"},             {"chain", "chains"},       {"rule", "rules"},
+    {"port-group", "port_groups"},   {"ip-group", "ip_groups"}, {"host", "hosts"},
+    {"floating-ip", "floating_ips"}, {"neighbor", "neighbors"}, {"bgp-peer", "bgp_peers"},
+    {"bgp-network", "bgp_networks"},
+};
+#define N_TYPES (sizeof(types) / sizeof(types[0]))
+
+static bool json_out;
+
+static int usage(void)
+{
+    fprintf(stderr,
+            "usage: rampartctl [--api URL] [--token TOKEN] [--json] COMMAND\n"
+            "commands:\n"
+            "  TYPE list                         every resource of TYPE\n"
+            "  TYPE show REF                     one resource (id or name)\n"
+            "  TYPE create [-f FILE|-] [--FIELD VALUE ...]\n"
+            "  TYPE update REF [--FIELD VALUE ...]   change the given fields\n"
+            "  TYPE delete REF\n"
+            "  export                            the whole topology as JSON\n"
+            "  import FILE|-                     replace the whole topology\n"
+            "  status                            API and store status\n"
+            "  watch [--since REV]               stream changes as JSON lines\n"
+            "  trace REQUEST|-                   trace packets on the live topology\n"
+            "TYPE is one of:");
+    for (size_t i = 0; i < N_TYPES; i++)
+        fprintf(stderr, " %s", types[i].noun);
+    fprintf(stderr, "\nVALUE is JSON when it parses as JSON (5, true, [\"10.0.0.5\"]), else a string;\n"
+                    "--fixed-ips is the field fixed_ips.\n");
+    return 2;
+}
+
+static void read_config_file(const char *name, char *out, size_t len)
+{
+    const char *home = getenv("HOME");
+    char path[512];
+    FILE *f;
+
+    if (!home)
+        return;
+    snprintf(path, sizeof(path), "%s/.config/rampart/%s", home, name);
+    f = fopen(path, "r");
+    if (!f)
+        return;
+    if (fgets(out, (int)len, f))
+        out[strcspn(out, "\r\n")] = '\0';
+    fclose(f);
+}
+
+/* Print a server reply; return the exit code. */
+static int report(const struct cli_reply *r, bool quiet_ok)
+{
+    json_t *j;
+
+    if (r->status == 0) {
+        fprintf(stderr, "rampartctl: %s\n", r->error);
+        return 1;
+    }
+    if (r->status >= 400) {
+        j = json_loads(r->body, 0, NULL);
+        const char *msg = j ? json_string_value(json_object_get(j, "error")) : NULL;
+        const char *field = j ? json_string_value(json_object_get(j, "field")) : NULL;
+        fprintf(stderr, "rampartctl: the server refused (HTTP %d): %s%s%s%s\n", r->status, msg ? msg : r->body,
+                field ? " [field " : "", field ? field : "", field ? "]" : "");
+        json_decref(j);
+        return 1;
+    }
+    if (!quiet_ok && r->len)
+        printf("%s\n", r->body);
+    return 0;
+}
+
+static void print_value(json_t *v, char *buf, size_t len)
+{
+    if (json_is_string(v))
+        snprintf(buf, len, "%s", json_string_value(v));
+    else {
+        char *s = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
+        snprintf(buf, len, "%s", s ? s : "?");
+        free(s);
+    }
+}
+
+/* People get a table: id, name and the other fields as key=value. */
+static void print_table(json_t *arr)
+{
+    json_t *o, *v;
+    size_t i;
+    const char *k;
+
+    printf("%-36s  %-16s  %s\n", "ID", "NAME", "FIELDS");
+    json_array_foreach(arr, i, o) {
+        char fields[512] = "", val[160];
+        size_t used = 0;
+        json_object_foreach(o, k, v) {
+            if (!strcmp(k, "id") || !strcmp(k, "name"))
+                continue;
+            print_value(v, val, sizeof(val));
+            used += (size_t)snprintf(fields + used, used < sizeof(fields) ? sizeof(fields) - used : 0, "%s%s=%s",
+                                     used ? " " : "", k, val);
+            if (used >= sizeof(fields))
+                break;
+        }
+        printf("%-36s  %-16s  %s\n", json_string_value(json_object_get(o, "id")),
+               json_string_value(json_object_get(o, "name")) ?: "-", fields);
+    }
+}
+
+static void print_object(json_t *o)
+{
+    json_t *v;
+    const char *k;
+    char val[512];
+
+    json_object_foreach(o, k, v) {
+        print_value(v, val, sizeof(val));
+        printf("%-18s %s\n", k, val);
+    }
+}
+
+static int show_reply(struct cli_reply *r, bool is_list)
+{
+    json_t *j;
+    int rc;
+
+    if (r->status >= 400 || r->status == 0 || json_out)
+        return report(r, false);
+    j = json_loads(r->body, 0, NULL);
+    if (!j)
+        return report(r, false);
+    if (is_list)
+        print_table(j);
+    else
+        print_object(j);
+    json_decref(j);
+    rc = 0;
+    return rc;
+}
+
+static char *read_all(const char *path)
+{
+    FILE *f = strcmp(path, "-") ? fopen(path, "r") : stdin;
+    char *buf = NULL;
+    size_t len = 0, cap = 0, n;
+
+    if (!f)
+        return NULL;
+    do {
+        if (cap - len < 65536) {
+            cap = cap ? cap * 2 : 65536;
+            char *g = realloc(buf, cap + 1);
+            if (!g) {
+                free(buf);
+                buf = NULL;
+                break;
+            }
+            buf = g;
+        }
+        n = fread(buf + len, 1, cap - len, f);
+        len += n;
+    } while (n > 0);
+    if (buf)
+        buf[len] = '\0';
+    if (f != stdin)
+        fclose(f);
+    return buf;
+}
+
+/* --FIELD VALUE pairs (and -f FILE) into a JSON object; NULL on bad usage. */
+static json_t *body_from_args(int argc, char **argv)
+{
+    json_t *o = json_object();
+
+    for (int i = 0; i < argc; i++) {
+        if (!strcmp(argv[i], "-f") && i + 1 < argc) {
+            char *text = read_all(argv[++i]);
+            json_t *f = text ? json_loads(text, 0, NULL) : NULL;
+            free(text);
+            if (!json_is_object(f)) {
+                fprintf(stderr, "rampartctl: %s: not a JSON object\n", argv[i]);
+                json_decref(f);
+                json_decref(o);
+                return NULL;
+            }
+            json_object_update(o, f);
+            json_decref(f);
+            continue;
+        }
+        if (strncmp(argv[i], "--", 2) || i + 1 >= argc || !argv[i][2]) {
+            fprintf(stderr, "rampartctl: expected --FIELD VALUE, got '%s'\n", argv[i]);
+            json_decref(o);
+            return NULL;
+        }
+        char field[64];
+        snprintf(field, sizeof(field), "%s", argv[i] + 2);
+        for (char *p = field; *p; p++)
+            if (*p == '-')
+                *p = '_';
+        json_t *v = json_loads(argv[i + 1], JSON_DECODE_ANY, NULL);
+        json_object_set_new(o, field, v ? v : json_string(argv[i + 1]));
+        i++;
+    }
+    return o;
+}
+
+static int post_json(const struct cli_conn *c, const char *method, const char *path, json_t *body, bool show)
+{
+    char *text = json_dumps(body, JSON_COMPACT);
+    struct cli_reply r;
+    int rc;
+
+    json_decref(body);
+    if (!text)
+        return 1;
+    if (cli_request(c, method, path, text, &r) < 0) {
+        free(text);
+        return report(&r, false);
+    }
+    free(text);
+    rc = show ? show_reply(&r, false) : report(&r, false);
+    cli_reply_free(&r);
+    return rc;
+}
+
+static int cmd_resource(const struct cli_conn *c, const char *coll, int argc, char **argv)
+{
+    char path[512];
+    struct cli_reply r;
+    int rc;
+
+    if (argc < 1)
+        return usage();
+    if (!strcmp(argv[0], "list") && argc == 1) {
+        snprintf(path, sizeof(path), "/v1/%s", coll);
+        if (cli_request(c, "GET", path, NULL, &r) < 0)
+            return report(&r, false);
+        rc = show_reply(&r, true);
+        cli_reply_free(&r);
+        return rc;
+    }
+    if (!strcmp(argv[0], "create")) {
+        json_t *body = body_from_args(argc - 1, argv + 1);
+        if (!body)
+            return 2;
+        snprintf(path, sizeof(path), "/v1/%s", coll);
+        return post_json(c, "POST", path, body, true);
+    }
+    if (argc < 2)
+        return usage();
+    snprintf(path, sizeof(path), "/v1/%s/%s", coll, argv[1]);
+    if (!strcmp(argv[0], "show") && argc == 2) {
+        if (cli_request(c, "GET", path, NULL, &r) < 0)
+            return report(&r, false);
+        rc = show_reply(&r, false);
+        cli_reply_free(&r);
+        return rc;
+    }
+    if (!strcmp(argv[0], "update")) {
+        json_t *body = body_from_args(argc - 2, argv + 2);
+        return body ? post_json(c, "PATCH", path, body, true) : 2;
+    }
+    if (!strcmp(argv[0], "delete") && argc == 2) {
+        if (cli_request(c, "DELETE", path, NULL, &r) < 0)
+            return report(&r, false);
+        rc = report(&r, true);
+        if (rc == 0 && !json_out)
+            printf("deleted %s\n", argv[1]);
+        cli_reply_free(&r);
+        return rc;
+    }
+    return usage();
+}
+
+static int print_line(const char *line, void *arg)
+{
+    (void)arg;
+    printf("%s\n", line);
+    fflush(stdout);
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    struct cli_conn c = {0};
+    char api[256] = "http://127.0.0.1:8080", token[256] = "";
+    const char *env;
+    int i = 1;
+
+    if ((env = getenv("RAMPART_API")))
+        snprintf(api, sizeof(api), "%s", env);
+    else
+        read_config_file("api", api, sizeof(api));
+    if ((env = getenv("RAMPART_TOKEN")))
+        snprintf(token, sizeof(token), "%s", env);
+    else
+        read_config_file("token", token, sizeof(token));
+    for (; i < argc && !strncmp(argv[i], "--", 2); i++) {
+        if (!strcmp(argv[i], "--json"))
+            json_out = true;
+        else if (!strcmp(argv[i], "--api") && i + 1 < argc)
+            snprintf(api, sizeof(api), "%s", argv[++i]);
+        else if (!strcmp(argv[i], "--token") && i + 1 < argc)
+            snprintf(token, sizeof(token), "%s", argv[++i]);
+        else if (!strcmp(argv[i], "--help"))
+            return usage(), 0;
+        else
+            return usage();
+    }
+    if (i >= argc)
+        return usage();
+    if (cli_conn_parse(&c, api) < 0) {
+        fprintf(stderr, "rampartctl: bad API address '%s' (want http://host:port)\n", api);
+        return 2;
+    }
+    snprintf(c.token, sizeof(c.token), "%s", token);
+    const char *cmd = argv[i++];
+    int rest = argc - i;
+    char **rv = argv + i;
+
+    for (size_t t = 0; t < N_TYPES; t++)
+        if (!strcmp(cmd, types[t].noun) || !strcmp(cmd, types[t].path))
+            return cmd_resource(&c, types[t].path, rest, rv);
+    if (!strcmp(cmd, "version"))
+        return printf("rampartctl 0.1.0\n"), 0;
+    if ((!strcmp(cmd, "export") || !strcmp(cmd, "status")) && rest == 0) {
+        struct cli_reply r;
+        int rc;
+        if (cli_request(&c, "GET", !strcmp(cmd, "export") ? "/v1/export" : "/v1/status", NULL, &r) < 0)
+            return report(&r, false);
+        rc = report(&r, false);
+        cli_reply_free(&r);
+        return rc;
+    }
+    if ((!strcmp(cmd, "import") || !strcmp(cmd, "trace")) && rest == 1) {
+        char *text = read_all(rv[0]);
+        json_t *doc = text ? json_loads(text, 0, NULL) : NULL;
+        free(text);
+        if (!doc) {
+            fprintf(stderr, "rampartctl: %s: cannot read a JSON document\n", rv[0]);
+            return 1;
+        }
+        return post_json(&c, "POST", !strcmp(cmd, "import") ? "/v1/import" : "/v1/trace", doc, false);
+    }
+    if (!strcmp(cmd, "watch") && (rest == 0 || (rest == 2 && !strcmp(rv[0], "--since")))) {
+        char path[64], err[256];
+        snprintf(path, sizeof(path), "/v1/watch%s%s", rest ? "?since=" : "", rest ? rv[1] : "");
+        if (cli_stream(&c, path, print_line, NULL, err, sizeof(err)) < 0) {
+            fprintf(stderr, "rampartctl: %s\n", err);
+            return 1;
+        }
+        return 0;
+    }
+    return usage();
+}
