@@ -124,8 +124,9 @@ endef
 $(foreach b,$(patsubst bench/%.c,%,$(BENCH_SRCS)),$(eval $(call bench_rule,$(b))))
 
 bench: deps
-	$(MAKE) $(BENCH_BINS)
+	$(MAKE) $(BENCH_BINS) build/rel/rampart-api
 	scripts/run-bench.sh $(BENCH_BINS)
+	RAMPART_API=build/rel/rampart-api /usr/bin/python3 bench/api_bench.py
 
 # --- fuzzing (clang libFuzzer + ASan) ------------------------------------------------
 FUZZ_CFLAGS := -std=c11 -D_GNU_SOURCE -DTHREADED -I. $(PKG_CFLAGS) -g -O1 \

@@ -29,12 +29,24 @@ struct api_watcher {
     struct api_watcher *next;
 };
 
+/* A write applied in memory and waiting for the next group commit. */
+struct api_pending {
+    struct evhttp_request *req;
+    enum sim_res_type type;
+    struct sim_id id;
+    json_t *old;                   /* the document before, NULL for a create */
+    char *text;                    /* the document after (NULL for a delete) */
+    int code;                      /* the reply on success: 201, 200 or 204 */
+    struct api_pending *next;
+};
+
 struct api_counters {
     uint64_t requests[6];          /* by class: 1xx..5xx, index = code / 100 */
     uint64_t by_code[600];
     uint64_t watch_events;
     uint64_t store_errors;
     uint64_t remote_changes;       /* applied from other API servers */
+    uint64_t group_commits, grouped_writes;
 };
 
 struct api_server {
@@ -53,7 +65,8 @@ struct api_server {
     char *list_cache[SIM_RES_COUNT];   /* serialized GET /v1/<type> answers */
     struct api_watcher *watchers;
     unsigned n_watchers;
-    struct event *poll_ev, *ping_ev;
+    struct event *poll_ev, *ping_ev, *flush_ev;
+    struct api_pending *pending, **pending_tail;
     struct api_rate_slot rate[API_RATE_SLOTS];
     struct api_counters counters;
     uint64_t started_ns;
@@ -78,6 +91,8 @@ void api_handle_export(struct api_server *srv, struct evhttp_request *req);
 void api_handle_import(struct api_server *srv, struct evhttp_request *req);
 void api_handle_trace(struct api_server *srv, struct evhttp_request *req);
 int api_load_from_store(struct api_server *srv);
+int api_commit_start(struct api_server *srv);
+void api_commit_flush(struct api_server *srv);   /* commit what is pending now */
 void api_invalidate_lists(struct api_server *srv, enum sim_res_type type);
 
 /* watch.c */

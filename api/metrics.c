@@ -76,10 +76,17 @@ void api_handle_metrics(struct api_server *srv, struct evhttp_request *req)
                         "# HELP rampart_api_remote_changes_total Changes applied that other API servers committed.\n"
                         "# TYPE rampart_api_remote_changes_total counter\n"
                         "rampart_api_remote_changes_total %" PRIu64 "\n"
+                        "# HELP rampart_api_group_commits_total Store transactions, each holding one or more writes.\n"
+                        "# TYPE rampart_api_group_commits_total counter\n"
+                        "rampart_api_group_commits_total %" PRIu64 "\n"
+                        "# HELP rampart_api_grouped_writes_total Writes committed through group commits.\n"
+                        "# TYPE rampart_api_grouped_writes_total counter\n"
+                        "rampart_api_grouped_writes_total %" PRIu64 "\n"
                         "# HELP rampart_resources Resources in the topology, by type.\n"
                         "# TYPE rampart_resources gauge\n",
                         store_backend_name(srv->store), rev, srv->counters.store_errors, srv->n_watchers,
-                        srv->counters.watch_events, srv->counters.remote_changes);
+                        srv->counters.watch_events, srv->counters.remote_changes, srv->counters.group_commits,
+                        srv->counters.grouped_writes);
     json_object_foreach(counts, key, v)
         evbuffer_add_printf(b, "rampart_resources{type=\"%s\"} %" JSON_INTEGER_FORMAT "\n", key,
                             json_integer_value(v));

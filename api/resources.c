@@ -50,42 +50,125 @@ void api_invalidate_lists(struct api_server *srv, enum sim_res_type type)
     }
 }
 
-static int commit_doc(struct api_server *srv, enum sim_res_type type, const struct sim_id *id, bool del)
-{
-    char ids[37], *text = NULL;
-    json_t *doc = NULL;
-    uint64_t rev;
-    int rc;
+/* --- group commit ------------------------------------------------------------------
+ * Writes are applied to memory at once and queued; one store transaction at
+ * the end of the event-loop turn commits every write that arrived in that
+ * turn, so concurrent clients share one fsync. Replies go out only after
+ * the commit; if it fails, every queued write is undone in memory (newest
+ * first) and answered 503, so the store never holds what was not answered
+ * and nothing answered is missing from it. */
 
-    sim_id_format(id, ids);
-    if (!del) {
-        doc = sim_topo_get(srv->topo, type, id);
-        text = doc ? json_dumps(doc, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
-        json_decref(doc);
-        if (!text)
-            return -ENOMEM;
-    }
-    struct store_change ch = {del ? STORE_DEL : STORE_PUT, sim_res_type_key(type), ids, text};
-    rc = store_commit(srv->store, &ch, 1, &rev);
-    free(text);
-    if (rc < 0) {
-        srv->counters.store_errors++;
-        return rc;
-    }
-    api_note_local_commit(srv, rev);
-    api_invalidate_lists(srv, type);
+static void flush_cb(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    api_commit_flush(arg);
+}
+
+int api_commit_start(struct api_server *srv)
+{
+    srv->pending_tail = &srv->pending;
+    srv->flush_ev = event_new(srv->base, -1, 0, flush_cb, srv);
+    if (!srv->flush_ev)
+        return -ENOMEM;
+    /* After every other ready event of the turn, to gather more writes. */
+    event_priority_set(srv->flush_ev, event_base_get_npriorities(srv->base) - 1);
     return 0;
 }
 
-static void reply_resource(struct api_server *srv, struct evhttp_request *req, int code,
-                           enum sim_res_type type, const struct sim_id *id)
+static int queue_write(struct api_server *srv, struct evhttp_request *req, enum sim_res_type type,
+                       const struct sim_id *id, json_t *old, bool del, int code)
 {
-    json_t *doc = sim_topo_get(srv->topo, type, id);
+    struct api_pending *p = calloc(1, sizeof(*p));
+    json_t *doc = del ? NULL : sim_topo_get(srv->topo, type, id);
 
-    if (!doc)
-        api_reply_error(srv, req, 500, "resource vanished", NULL);
+    if (!p || (!del && !doc)) {
+        free(p);
+        json_decref(doc);
+        return -ENOMEM;
+    }
+    p->text = doc ? json_dumps(doc, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+    json_decref(doc);
+    if (!del && !p->text) {
+        free(p);
+        return -ENOMEM;
+    }
+    p->req = req;
+    p->type = type;
+    p->id = *id;
+    p->old = old ? json_incref(old) : NULL;
+    p->code = code;
+    *srv->pending_tail = p;
+    srv->pending_tail = &p->next;
+    if (p == srv->pending)
+        event_active(srv->flush_ev, EV_TIMEOUT, 0);
+    return 0;
+}
+
+/* Undo an in-memory change after the store refused it. */
+static void restore(struct api_server *srv, enum sim_res_type type, const struct sim_id *id, json_t *old)
+{
+    struct sim_error err = {0};
+    struct sim_id tmp;
+
+    if (old)
+        sim_topo_put(srv->topo, type, old, &tmp, &err);
     else
-        api_reply_json(srv, req, code, doc);
+        sim_topo_del(srv->topo, type, id, &err);
+}
+
+void api_commit_flush(struct api_server *srv)
+{
+    struct api_pending *list = srv->pending, *p, *next, **rev = NULL;
+    struct store_change *ch;
+    size_t n = 0, i;
+    char (*ids)[37];
+    uint64_t revno;
+    int rc;
+
+    if (!list)
+        return;
+    srv->pending = NULL;
+    srv->pending_tail = &srv->pending;
+    for (p = list; p; p = p->next)
+        n++;
+    ch = calloc(n, sizeof(*ch));
+    ids = calloc(n, sizeof(*ids));
+    rev = calloc(n, sizeof(*rev));
+    rc = (!ch || !ids || !rev) ? -ENOMEM : 0;
+    for (p = list, i = 0; rc == 0 && p; p = p->next, i++) {
+        sim_id_format(&p->id, ids[i]);
+        ch[i] = (struct store_change){p->text ? STORE_PUT : STORE_DEL, sim_res_type_key(p->type), ids[i], p->text};
+        rev[i] = p;
+    }
+    if (rc == 0)
+        rc = store_commit(srv->store, ch, n, &revno);
+    if (rc == 0) {
+        srv->counters.group_commits++;
+        srv->counters.grouped_writes += n;
+        api_note_local_commit(srv, revno);
+    } else {
+        srv->counters.store_errors++;
+        /* Newest first, so each undo sees the state it left. */
+        for (i = n; rev && i-- > 0;)
+            restore(srv, rev[i]->type, &rev[i]->id, rev[i]->old);
+    }
+    api_invalidate_lists(srv, SIM_RES_COUNT);
+    for (p = list; p; p = next) {
+        next = p->next;
+        if (rc < 0)
+            api_reply_error(srv, p->req, 503, "the store refused the write; nothing was changed", NULL);
+        else if (p->code == 204)
+            api_reply_json(srv, p->req, 204, NULL);
+        else
+            api_reply_text(srv, p->req, p->code, "application/json", p->text, strlen(p->text));
+        json_decref(p->old);
+        free(p->text);
+        free(p);
+    }
+    free(ch);
+    free(ids);
+    free(rev);
 }
 
 static void list(struct api_server *srv, struct evhttp_request *req, enum sim_res_type type)
@@ -130,13 +213,10 @@ static void create(struct api_server *srv, struct evhttp_request *req, enum sim_
         reply_sim_error(srv, req, &err);
         return;
     }
-    rc = commit_doc(srv, type, &id, false);
-    if (rc < 0) {
+    if (queue_write(srv, req, type, &id, NULL, false, 201) < 0) {
         sim_topo_del(srv->topo, type, &id, &err);
-        api_reply_error(srv, req, 503, "the store refused the write; nothing was changed", NULL);
-        return;
+        api_reply_error(srv, req, 500, "out of memory", NULL);
     }
-    reply_resource(srv, req, 201, type, &id);
 }
 
 void api_handle_collection(struct api_server *srv, struct evhttp_request *req, enum sim_res_type type)
@@ -151,15 +231,6 @@ void api_handle_collection(struct api_server *srv, struct evhttp_request *req, e
     default:
         api_reply_error(srv, req, 405, "method not allowed", NULL);
     }
-}
-
-/* Undo an in-memory change after the store refused it. */
-static void restore(struct api_server *srv, enum sim_res_type type, json_t *old)
-{
-    struct sim_error err = {0};
-    struct sim_id id;
-
-    sim_topo_put(srv->topo, type, old, &id, &err);
 }
 
 void api_handle_item(struct api_server *srv, struct evhttp_request *req, enum sim_res_type type, const char *ref)
@@ -208,12 +279,10 @@ void api_handle_item(struct api_server *srv, struct evhttp_request *req, enum si
             reply_sim_error(srv, req, &err);
             break;
         }
-        if (commit_doc(srv, type, &id, false) < 0) {
-            restore(srv, type, old);
-            api_reply_error(srv, req, 503, "the store refused the write; nothing was changed", NULL);
-            break;
+        if (queue_write(srv, req, type, &id, old, false, 200) < 0) {
+            restore(srv, type, &id, old);
+            api_reply_error(srv, req, 500, "out of memory", NULL);
         }
-        reply_resource(srv, req, 200, type, &id);
         break;
     case EVHTTP_REQ_DELETE:
         rc = sim_topo_del(srv->topo, type, &id, &err);
@@ -221,12 +290,10 @@ void api_handle_item(struct api_server *srv, struct evhttp_request *req, enum si
             reply_sim_error(srv, req, &err);
             break;
         }
-        if (commit_doc(srv, type, &id, true) < 0) {
-            restore(srv, type, old);
-            api_reply_error(srv, req, 503, "the store refused the write; nothing was changed", NULL);
-            break;
+        if (queue_write(srv, req, type, &id, old, true, 204) < 0) {
+            restore(srv, type, &id, old);
+            api_reply_error(srv, req, 500, "out of memory", NULL);
         }
-        api_reply_json(srv, req, 204, NULL);
         break;
     default:
         api_reply_error(srv, req, 405, "method not allowed", NULL);
@@ -303,6 +370,7 @@ void api_handle_import(struct api_server *srv, struct evhttp_request *req)
 
     if (!body)
         return;
+    api_commit_flush(srv);   /* writes queued before the import commit before it */
     if (sim_topo_create(&fresh) < 0) {
         api_reply_error(srv, req, 500, "out of memory", NULL);
         goto out;

@@ -236,6 +236,12 @@ int api_server_create(struct event_base *base, struct store *store, const struct
         goto err;
     if ((rc = api_load_from_store(srv)) < 0)
         goto err;
+    /* Two priorities when the base is fresh, so the group commit runs after
+     * the requests of a turn (harmless if the caller set them already). */
+    if (event_base_get_npriorities(base) < 2)
+        event_base_priority_init(base, 2);
+    if ((rc = api_commit_start(srv)) < 0)
+        goto err;
     srv->http = evhttp_new(base);
     if (!srv->http) {
         rc = -ENOMEM;
@@ -266,6 +272,9 @@ void api_server_destroy(struct api_server *srv)
 {
     if (!srv)
         return;
+    api_commit_flush(srv);
+    if (srv->flush_ev)
+        event_free(srv->flush_ev);
     api_watch_stop(srv);
     if (srv->http)
         evhttp_free(srv->http);
