@@ -174,8 +174,10 @@ void api_sync_from_store(struct api_server *srv)
     bool more = true;
     int rc;
 
-    if (store_revision(srv->store, &cur) < 0)
+    if ((rc = store_revision(srv->store, &cur)) < 0) {
+        log_ratelimited(LOGL_WARN, "store: cannot read the revision: %s", strerror(-rc));
         return;
+    }
     from = srv->applied_rev;
     for (struct api_watcher *w = srv->watchers; w; w = w->next)
         if (w->since < from)
@@ -199,6 +201,9 @@ void api_sync_from_store(struct api_server *srv)
             resync_all(srv, cur);
             return;
         }
+        if (rc < 0)
+            log_ratelimited(LOGL_WARN, "store: cannot read the changes after revision %" PRIu64 ": %s", from,
+                            strerror(-rc));
         if (rc < 0 || f.last_rev == from)
             break;
         from = f.last_rev;

@@ -39,6 +39,8 @@
 struct zk_store {
     zhandle_t *zh;
     char root[256];
+    char hosts[512];
+    int timeout_ms;
     pthread_mutex_t lock;
     pthread_cond_t cond;
     int state;
@@ -104,6 +106,27 @@ static int wait_connected(struct zk_store *st, int timeout_ms)
     return st->state == ZOO_CONNECTED_STATE ? 0 : -ETIMEDOUT;
 }
 
+/* A session the ensemble expired (say, during a long election) is dead for
+ * good: every call on it fails. Start a new one, so the store recovers by
+ * itself; ephemeral host nodes come back with the next heartbeat. */
+static int zk_session_ok(struct zk_store *st)
+{
+    int state = zoo_state(st->zh);
+    zhandle_t *zh;
+
+    if (state != ZOO_EXPIRED_SESSION_STATE && state != ZOO_AUTH_FAILED_STATE)
+        return 0;
+    zh = zookeeper_init(st->hosts, zk_watcher, st->timeout_ms, NULL, st, 0);
+    if (!zh)
+        return -ECONNRESET;
+    zookeeper_close(st->zh);
+    pthread_mutex_lock(&st->lock);
+    st->zh = zh;
+    st->state = 0;
+    pthread_mutex_unlock(&st->lock);
+    return wait_connected(st, st->timeout_ms);
+}
+
 static int path_of(struct zk_store *st, char *out, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 static int path_of(struct zk_store *st, char *out, const char *fmt, ...)
@@ -166,8 +189,9 @@ static int zk_open(struct store *s, const struct store_config *cfg)
     pthread_cond_init(&st->cond, NULL);
     snprintf(st->root, sizeof(st->root), "%s", cfg->zk_chroot && strcmp(cfg->zk_chroot, "/") ? cfg->zk_chroot : "");
     zoo_set_debug_level(ZOO_LOG_LEVEL_ERROR);
-    st->zh = zookeeper_init(cfg->zk_hosts, zk_watcher, cfg->zk_timeout_ms > 0 ? cfg->zk_timeout_ms : 10000,
-                            NULL, st, 0);
+    snprintf(st->hosts, sizeof(st->hosts), "%s", cfg->zk_hosts);
+    st->timeout_ms = cfg->zk_timeout_ms > 0 ? cfg->zk_timeout_ms : 10000;
+    st->zh = zookeeper_init(cfg->zk_hosts, zk_watcher, st->timeout_ms, NULL, st, 0);
     if (!st->zh) {
         rc = -errno ? -errno : -EIO;
         goto err_free;
@@ -445,6 +469,8 @@ out:
 static int zk_commit(struct store *s, const struct store_change *changes, size_t n, bool replace_all,
                      uint64_t *rev_out)
 {
+    if (zk_session_ok(impl(s)) < 0)
+        return -ECONNRESET;
     uint64_t rev = 0;
     bool retry = true;
     int rc = -EAGAIN;
@@ -505,6 +531,8 @@ static int list_type(struct zk_store *st, const char *type, store_record_cb cb, 
 
 static int zk_list(struct store *s, const char *type, store_record_cb cb, void *arg)
 {
+    if (zk_session_ok(impl(s)) < 0)
+        return -ECONNRESET;
     struct zk_store *st = impl(s);
     struct String_vector types = {0};
     char path[ZK_PATH_MAX];
@@ -526,6 +554,8 @@ static int zk_list(struct store *s, const char *type, store_record_cb cb, void *
 
 static int zk_get(struct store *s, const char *type, const char *id, char **doc_out, uint64_t *rev_out)
 {
+    if (zk_session_ok(impl(s)) < 0)
+        return -ECONNRESET;
     struct zk_store *st = impl(s);
     char path[ZK_PATH_MAX], *data = NULL, *doc;
     int rc;
@@ -546,12 +576,16 @@ static int zk_get(struct store *s, const char *type, const char *id, char **doc_
 
 static int zk_revision(struct store *s, uint64_t *rev_out)
 {
+    if (zk_session_ok(impl(s)) < 0)
+        return -ECONNRESET;
     return read_rev(impl(s), rev_out);
 }
 
 static int zk_changes_since(struct store *s, uint64_t since, size_t max, store_record_cb cb, void *arg,
                             bool *more)
 {
+    if (zk_session_ok(impl(s)) < 0)
+        return -ECONNRESET;
     struct zk_store *st = impl(s);
     char path[ZK_PATH_MAX], *data = NULL;
     uint64_t cur = 0, trimmed = 0;
@@ -654,6 +688,8 @@ static int read_lease(struct zk_store *st, const char *path, char *host, size_t 
 static int zk_lease_block(struct store *s, const char *router_id, const char *addr, const char *host_id,
                           uint16_t port_from, uint16_t port_to, uint32_t ttl_s, uint16_t *first_out)
 {
+    if (zk_session_ok(impl(s)) < 0)
+        return -ECONNRESET;
     struct zk_store *st = impl(s);
     char path[ZK_PATH_MAX], dir[ZK_PATH_MAX], data[200], holder[160];
     int64_t now = (int64_t)time(NULL), expires;
@@ -689,6 +725,8 @@ static int zk_lease_block(struct store *s, const char *router_id, const char *ad
 static int zk_renew_block(struct store *s, const char *router_id, const char *addr, const char *host_id,
                           uint16_t first, uint32_t ttl_s)
 {
+    if (zk_session_ok(impl(s)) < 0)
+        return -ECONNRESET;
     struct zk_store *st = impl(s);
     char path[ZK_PATH_MAX], data[200], holder[160];
     int64_t expires;
@@ -707,6 +745,8 @@ static int zk_renew_block(struct store *s, const char *router_id, const char *ad
 static int zk_release_block(struct store *s, const char *router_id, const char *addr, const char *host_id,
                             uint16_t first)
 {
+    if (zk_session_ok(impl(s)) < 0)
+        return -ECONNRESET;
     struct zk_store *st = impl(s);
     char path[ZK_PATH_MAX], holder[160];
     int64_t expires;
@@ -723,6 +763,8 @@ static int zk_release_block(struct store *s, const char *router_id, const char *
 
 static int zk_host_heartbeat(struct store *s, const char *host_id, uint32_t ttl_s)
 {
+    if (zk_session_ok(impl(s)) < 0)
+        return -ECONNRESET;
     struct zk_store *st = impl(s);
     char path[ZK_PATH_MAX];
     int rc;
@@ -737,6 +779,8 @@ static int zk_host_heartbeat(struct store *s, const char *host_id, uint32_t ttl_
 
 static int zk_host_alive(struct store *s, const char *host_id, bool *alive)
 {
+    if (zk_session_ok(impl(s)) < 0)
+        return -ECONNRESET;
     struct zk_store *st = impl(s);
     char path[ZK_PATH_MAX];
     struct Stat stat;
