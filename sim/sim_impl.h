@@ -222,6 +222,8 @@ struct sim_device {
     uint32_t n_route_groups, cap_route_groups;
     struct sim_floating_ip **fips;
     uint32_t n_fips, cap_fips;
+    struct sim_route *implicit;    /* connected routes of its ports, FIP /32s (not exported) */
+    uint32_t n_implicit;
 };
 
 /* The whole topology: every resource by type, with id and name indexes. */
@@ -234,6 +236,14 @@ struct sim_topo {
 };
 
 struct sim_obj *sim_topo_find(const struct sim_topo *t, enum sim_res_type type, const struct sim_id *id);
+/* The engine's view: fill a resource's struct from its document, release
+ * what a bind allocated, and rebuild what spans resources (device port
+ * lists, chain rule order, router route groups with implicit routes, the
+ * floating IPs each tenant router applies). topo.c calls these on every
+ * change. */
+void topo_bind(struct sim_topo *t, struct sim_obj *o);
+void topo_unbind(struct sim_obj *o);
+int topo_rebuild(struct sim_topo *t);
 struct sim_obj *sim_topo_find_ref(const struct sim_topo *t, enum sim_res_type type, const char *id_or_name);
 struct sim_port *sim_topo_port_by_tunnel_key(const struct sim_topo *t, uint32_t key);
 

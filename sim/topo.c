@@ -121,6 +121,7 @@ static void obj_free(struct sim_obj *o)
 {
     if (!o)
         return;
+    topo_unbind(o);
     json_decref(o->doc);
     free(o);
 }
@@ -501,6 +502,23 @@ static int check_constraints(const struct sim_topo *t, enum sim_res_type type, c
 
 /* --- changes -------------------------------------------------------------------------- */
 
+static void rebind_ref(struct sim_topo *t, const char *ids)
+{
+    struct sim_obj *o = ids && *ids ? find_any(t, ids) : NULL;
+
+    if (o)
+        topo_bind(t, o);
+}
+
+/* Re-derive every struct from the documents (a whole-document load). */
+static int rebind_all(struct sim_topo *t)
+{
+    for (int ty = 0; ty < SIM_RES_COUNT; ty++)
+        for (uint32_t i = 0; i < t->n_objs[ty]; i++)
+            topo_bind(t, t->objs[ty][i]);
+    return topo_rebuild(t);
+}
+
 static void link_peer(struct sim_topo *t, struct sim_obj *o)
 {
     const char *p = json_string_value(json_object_get(o->doc, "peer"));
@@ -534,10 +552,13 @@ static int apply_doc(struct sim_topo *t, enum sim_res_type type, json_t *doc, st
     const char *name = json_string_value(json_object_get(doc, "name"));
     json_t *key = json_object_get(doc, "tunnel_key");
     struct sim_obj *o = existing, *other;
+    char old_peer[37] = "";
     struct sim_id id;
     int rc;
 
     sim_id_parse(json_string_value(json_object_get(doc, "id")), &id);
+    if (existing && json_string_value(json_object_get(existing->doc, "peer")))
+        snprintf(old_peer, sizeof(old_peer), "%s", json_string_value(json_object_get(existing->doc, "peer")));
     if (name && (other = find_by_name(t, type, name)) && other != existing) {
         snprintf(err->msg, sizeof(err->msg), "name: a %s named '%s' exists", topo_schemas[type].key, name);
         snprintf(err->field, sizeof(err->field), "name");
@@ -585,6 +606,15 @@ static int apply_doc(struct sim_topo *t, enum sim_res_type type, json_t *doc, st
         }
         link_peer(t, o);
     }
+    /* The engine's structs: this resource and the ports whose peer link it
+     * changed (other references hold stable pointers), then the lists that
+     * span resources. */
+    topo_bind(t, o);
+    if (type == SIM_RES_PORT) {
+        rebind_ref(t, old_peer);
+        rebind_ref(t, json_string_value(json_object_get(o->doc, "peer")));
+    }
+    topo_rebuild(t);
     t->revision++;
     return 0;
 refuse:
@@ -682,11 +712,16 @@ int sim_topo_del(struct sim_topo *t, enum sim_res_type type, const struct sim_id
         err->code = -EBUSY;
         return -EBUSY;
     }
+    char peer[37] = "";
     refs_apply(t, type, o->doc, -1);
-    if (type == SIM_RES_PORT)
+    if (type == SIM_RES_PORT) {
         unlink_peer(t, o, o->doc);
+        snprintf(peer, sizeof(peer), "%s", json_string_value(json_object_get(o->doc, "peer")) ?: "");
+    }
     obj_unregister(t, o);
     obj_free(o);
+    rebind_ref(t, peer);
+    topo_rebuild(t);
     t->revision++;
     return 0;
 }
@@ -853,7 +888,7 @@ static int load_into(struct sim_topo *n, const json_t *doc, struct sim_error *er
             set_tunnel_key(n, (struct sim_port *)need[i], assign_tunnel_key(n, &need[i]->id));
         free(need);
     }
-    return 0;
+    return rebind_all(n);
 }
 
 int sim_topo_load(struct sim_topo *t, const json_t *doc, struct sim_error *err)
