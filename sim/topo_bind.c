@@ -151,6 +151,21 @@ static void bind_rule(struct sim_topo *t, struct sim_rule *r, const json_t *d)
     }
 }
 
+/* The lists topo_rebuild() derives for a device. */
+static void device_reset_lists(struct sim_device *d)
+{
+    free(d->ports);
+    free(d->route_groups);
+    free(d->fips);
+    free(d->implicit);
+    d->ports = NULL;
+    d->route_groups = NULL;
+    d->fips = NULL;
+    d->implicit = NULL;
+    d->n_ports = d->cap_ports = d->n_route_groups = d->cap_route_groups = d->n_fips = d->cap_fips = 0;
+    d->n_implicit = 0;
+}
+
 void topo_unbind(struct sim_obj *o)
 {
     switch (o->type) {
@@ -164,20 +179,9 @@ void topo_unbind(struct sim_obj *o)
         ((struct sim_ip_group *)o)->addrs = NULL;
         break;
     case SIM_RES_ROUTER:
-    case SIM_RES_BRIDGE: {
-        struct sim_device *d = (struct sim_device *)o;
-        free(d->ports);
-        free(d->route_groups);
-        free(d->fips);
-        free(d->implicit);
-        d->ports = NULL;
-        d->route_groups = NULL;
-        d->fips = NULL;
-        d->implicit = NULL;
-        d->n_ports = d->cap_ports = d->n_route_groups = d->cap_route_groups = d->n_fips = d->cap_fips = 0;
-        d->n_implicit = 0;
+    case SIM_RES_BRIDGE:
+        device_reset_lists((struct sim_device *)o);
         break;
-    }
     case SIM_RES_PORT:
         free(((struct sim_port *)o)->fixed_ips);
         ((struct sim_port *)o)->fixed_ips = NULL;
@@ -378,19 +382,8 @@ int topo_rebuild(struct sim_topo *t)
     int rc = 0;
 
     for (int ty = SIM_RES_ROUTER; ty <= SIM_RES_BRIDGE; ty++)
-        for (uint32_t i = 0; i < t->n_objs[ty]; i++) {
-            struct sim_device *d = (struct sim_device *)t->objs[ty][i];
-            free(d->ports);
-            free(d->route_groups);
-            free(d->fips);
-            free(d->implicit);
-            d->ports = NULL;
-            d->route_groups = NULL;
-            d->fips = NULL;
-            d->implicit = NULL;
-            d->n_ports = d->cap_ports = d->n_route_groups = d->cap_route_groups = d->n_fips = d->cap_fips = 0;
-            d->n_implicit = 0;
-        }
+        for (uint32_t i = 0; i < t->n_objs[ty]; i++)
+            device_reset_lists((struct sim_device *)t->objs[ty][i]);
     for (uint32_t i = 0; i < t->n_objs[SIM_RES_CHAIN]; i++) {
         struct sim_chain *c = (struct sim_chain *)t->objs[SIM_RES_CHAIN][i];
         c->n_rules = 0;
