@@ -154,6 +154,7 @@ static void bind_rule(struct sim_topo *t, struct sim_rule *r, const json_t *d)
 /* The lists topo_rebuild() derives for a device. */
 static void device_reset_lists(struct sim_device *d)
 {
+    /* routes_lpm is rebuilt by group_routes(); freed with the device. */
     free(d->ports);
     free(d->route_groups);
     free(d->fips);
@@ -181,6 +182,8 @@ void topo_unbind(struct sim_obj *o)
     case SIM_RES_ROUTER:
     case SIM_RES_BRIDGE:
         device_reset_lists((struct sim_device *)o);
+        lpm_destroy(((struct sim_device *)o)->routes_lpm);
+        ((struct sim_device *)o)->routes_lpm = NULL;
         break;
     case SIM_RES_PORT:
         free(((struct sim_port *)o)->fixed_ips);
@@ -377,6 +380,44 @@ static struct sim_device *fip_router(struct sim_floating_ip *f)
     return NULL;
 }
 
+/* Turn the router's flat route list into dst groups and (re)fill its LPM. */
+static int group_routes(struct sim_topo *t, struct sim_device *d)
+{
+    uint32_t n = 0;
+    int rc = 0;
+
+    (void)t;
+    for (uint32_t k = 0; k < d->n_implicit && !rc; k++)
+        rc = push((void ***)&d->route_groups, &d->n_route_groups, &d->cap_route_groups, &d->implicit[k]);
+    if (rc)
+        return rc;
+    if (d->n_route_groups)
+        qsort(d->route_groups, d->n_route_groups, sizeof(*d->route_groups), cmp_route);
+    for (uint32_t k = 0; k < d->n_route_groups; k++) {
+        struct sim_route *r = d->route_groups[k];
+        struct sim_route *head = n ? d->route_groups[n - 1] : NULL;
+        r->next_same_dst = NULL;
+        if (head && head->dst.addr == r->dst.addr && head->dst.len == r->dst.len) {
+            struct sim_route *tail = head;
+            while (tail->next_same_dst)
+                tail = tail->next_same_dst;
+            tail->next_same_dst = r;
+        } else {
+            d->route_groups[n++] = r;
+        }
+    }
+    d->n_route_groups = n;
+    /* A fresh LPM per rebuild keeps it exactly in step with the groups; a
+     * small table costs a few KiB and touches only its routes' pages. */
+    lpm_destroy(d->routes_lpm);
+    d->routes_lpm = NULL;
+    if ((rc = lpm_create(&d->routes_lpm)) < 0)
+        return rc;
+    for (uint32_t k = 0; k < n && !rc; k++)
+        rc = lpm_add(d->routes_lpm, d->route_groups[k]->dst.addr, d->route_groups[k]->dst.len, k);
+    return rc;
+}
+
 int topo_rebuild(struct sim_topo *t)
 {
     int rc = 0;
@@ -426,19 +467,17 @@ int topo_rebuild(struct sim_topo *t)
         if (r)
             rc = push((void ***)&r->fips, &r->n_fips, &r->cap_fips, f);
     }
-    /* Route groups: every route of a router, longest prefix first. */
+    /* Routes: every route of a router (explicit, then implicit), longest
+     * prefix first, grouped by exact destination (route_groups[k] heads the
+     * chain of routes sharing one dst, lowest weight first), and the
+     * router's LPM maps each dst to its group index. */
     for (uint32_t i = 0; i < t->n_objs[SIM_RES_ROUTE] && !rc; i++) {
         struct sim_route *r = (struct sim_route *)t->objs[SIM_RES_ROUTE][i];
         if (r->router)
             rc = push((void ***)&r->router->route_groups, &r->router->n_route_groups,
                       &r->router->cap_route_groups, r);
     }
-    for (uint32_t i = 0; i < t->n_objs[SIM_RES_ROUTER] && !rc; i++) {
-        struct sim_device *d = (struct sim_device *)t->objs[SIM_RES_ROUTER][i];
-        for (uint32_t k = 0; k < d->n_implicit && !rc; k++)
-            rc = push((void ***)&d->route_groups, &d->n_route_groups, &d->cap_route_groups, &d->implicit[k]);
-        if (d->n_route_groups)
-            qsort(d->route_groups, d->n_route_groups, sizeof(*d->route_groups), cmp_route);
-    }
+    for (uint32_t i = 0; i < t->n_objs[SIM_RES_ROUTER] && !rc; i++)
+        rc = group_routes(t, (struct sim_device *)t->objs[SIM_RES_ROUTER][i]);
     return rc;
 }

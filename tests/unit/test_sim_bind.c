@@ -56,26 +56,40 @@ static void test_ports_devices_and_hosts_are_bound(void **state)
     sim_topo_destroy(t);
 }
 
-static void test_routes_sorted_longest_first_with_implicit_subnets(void **state)
+static void test_routes_grouped_by_destination_with_implicit_subnets_and_lpm(void **state)
 {
     (void)state;
     struct sim_topo *t = example();
     struct sim_device *acme = obj(t, SIM_RES_ROUTER, "acme");
     uint8_t last = 33;
-    int implicit = 0;
+    int implicit = 0, routes = 0;
 
-    /* 3 explicit + 2 implicit (its ports' subnets duplicate two explicit ones: harmless). */
-    assert_int_equal(acme->n_route_groups, 5);
+    /* 3 explicit routes + 2 implicit ones for its ports' subnets, which
+     * share a destination with two explicit ones: 3 groups. */
+    assert_int_equal(acme->n_route_groups, 3);
     for (uint32_t i = 0; i < acme->n_route_groups; i++) {
         assert_true(acme->route_groups[i]->dst.len <= last);
         last = acme->route_groups[i]->dst.len;
-        implicit += acme->route_groups[i]->implicit;
+        uint32_t w = 0;
+        for (struct sim_route *r = acme->route_groups[i]; r; r = r->next_same_dst) {
+            assert_int_equal(r->dst.addr, acme->route_groups[i]->dst.addr);
+            assert_true(r->weight >= w);   /* lowest weight first */
+            w = r->weight;
+            implicit += r->implicit;
+            routes++;
+        }
     }
+    assert_int_equal(routes, 5);
     assert_int_equal(implicit, 2);
-    struct sim_route *def = acme->route_groups[acme->n_route_groups - 1];
-    assert_int_equal(def->dst.len, 0);
-    assert_int_equal(def->next_hop_gateway, 0x64400a01);   /* 100.64.10.1 */
-    assert_ptr_equal(def->next_hop_port, obj(t, SIM_RES_PORT, "acme-gw"));
+    /* The router's LPM points each destination at its group. */
+    uint32_t g = lpm_lookup(acme->routes_lpm, 0x0a010037);   /* 10.1.0.55 */
+    assert_int_not_equal(g, LPM_NONE);
+    assert_int_equal(acme->route_groups[g]->dst.addr, 0x0a010000);
+    assert_true(acme->route_groups[g]->implicit);
+    g = lpm_lookup(acme->routes_lpm, 0x08080808);
+    assert_int_equal(acme->route_groups[g]->dst.len, 0);
+    assert_int_equal(acme->route_groups[g]->next_hop_gateway, 0x64400a01);   /* 100.64.10.1 */
+    assert_ptr_equal(acme->route_groups[g]->next_hop_port, obj(t, SIM_RES_PORT, "acme-gw"));
     sim_topo_destroy(t);
 }
 
@@ -140,7 +154,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_ports_devices_and_hosts_are_bound),
-        cmocka_unit_test(test_routes_sorted_longest_first_with_implicit_subnets),
+        cmocka_unit_test(test_routes_grouped_by_destination_with_implicit_subnets_and_lpm),
         cmocka_unit_test(test_rules_chains_and_floating_ips_are_bound),
         cmocka_unit_test(test_changes_rebind_and_rebuild_lists),
     };
