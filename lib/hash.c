@@ -1,73 +1,106 @@
 /*
- * lib/hash.c: the cuckoo hash table with incremental growth (see hash.h).
+ * lib/hash.c: the windowed cuckoo table with incremental growth (hash.h).
+ *
+ * Addressing: b1 = sig & mask, b2 = b1 ^ alt(sig) with alt inside the
+ * window. Doubling the array adds one high bit to b1 and leaves alt's bits
+ * alone, so an entry of old bucket i belongs in new bucket i or
+ * i + n_old, in the same role (first or second bucket). Rule that makes the
+ * split infallible: nothing is written into a new bucket j before old bucket
+ * j & old.mask has been split. Then both halves of a split are empty when it
+ * happens, and 8 entries always fit.
  */
 #include "lib/hash.h"
 
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
-#define HTAB_MIGRATE_PER_OP 4       /* old buckets moved per insert/remove while growing */
-#define HTAB_LOAD_NUM 85            /* grow past 85% of the slots */
+#define MIGRATE_PER_OP 2        /* old buckets split per insert and per remove */
+#define GROW_LOAD_PCT 90        /* grow when count reaches this share of the slots */
+#define EARLY_GROW_PCT 50       /* a full window grows the table from this load on */
+#define SCAN_DONE UINT64_MAX    /* cursor after the last values: next call ends the walk */
+#define MMAP_MIN_BYTES (256u << 10) /* arrays this big come zeroed from mmap */
+#define RELEASE_BUCKETS 1024u   /* swept old buckets go back to the kernel 64 KiB at a time */
 
-static inline uint32_t bucket1(uint32_t h32, uint32_t mask)
+static inline uint32_t n_buckets(const struct htab_array *a)
 {
-    return h32 & mask;
+    return a->mask + 1;
 }
 
-/* The other bucket depends on bits b1 does not use, and is symmetric:
- * alt(alt(b)) == b, so an entry can be moved back and forth knowing only its
- * stored 32-bit hash. */
-static inline uint32_t alt_bits(uint32_t h32)
+static inline uint64_t n_slots(const struct htab_array *a)
 {
-    uint32_t x = (h32 >> 13 | h32 << 19) * 0x9e3779b1u;
-    return x ^ (x >> 15);
+    return (uint64_t)n_buckets(a) * HTAB_BUCKET_SLOTS;
 }
 
-static inline uint32_t bucket2(uint32_t h32, uint32_t mask)
+static inline size_t array_bytes(const struct htab_array *a)
 {
-    return (bucket1(h32, mask) ^ alt_bits(h32)) & mask;
+    return (size_t)n_buckets(a) * sizeof(struct htab_bucket);
 }
 
-static inline uint32_t other_bucket(uint32_t b, uint32_t h32, uint32_t mask)
+/* Big arrays map anonymous memory: zero-filled by the kernel a page at a
+ * time on first write, so starting growth costs no pass over the array. */
+static int array_alloc(struct htab_array *a, uint32_t nb)
 {
-    return (b ^ alt_bits(h32)) & mask;
-}
+    size_t bytes = (size_t)nb * sizeof(struct htab_bucket);
 
-static int array_alloc(struct htab_array *a, uint32_t n_buckets)
-{
-    size_t bytes = (size_t)n_buckets * sizeof(struct htab_bucket);
-
-    a->buckets = aligned_alloc(64, bytes);
-    if (!a->buckets)
-        return -ENOMEM;
-    /* value HTAB_NONE (all ones) marks an empty slot */
-    memset(a->buckets, 0xff, bytes);
-    a->mask = n_buckets - 1;
+    if (bytes >= MMAP_MIN_BYTES) {
+        void *p = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        if (p == MAP_FAILED)
+            return -ENOMEM;
+        a->b = p;
+    } else {
+        a->b = aligned_alloc(RP_CACHE_LINE, bytes);
+        if (!a->b)
+            return -ENOMEM;
+        memset(a->b, 0, bytes);
+    }
+    a->mask = nb - 1;
+    a->wmask = a->mask & (HTAB_WINDOW_BUCKETS - 1);
     return 0;
+}
+
+static void array_free(struct htab_array *a)
+{
+    if (!a->b)
+        return;
+    if (array_bytes(a) >= MMAP_MIN_BYTES)
+        munmap(a->b, array_bytes(a));
+    else
+        free(a->b);
+    *a = (struct htab_array){0};
+}
+
+static void set_grow_at(struct htab *t)
+{
+    t->grow_at = (uint32_t)(n_slots(&t->cur) * GROW_LOAD_PCT / 100);
 }
 
 int htab_create(struct htab **out, uint32_t initial_capacity)
 {
     struct htab *t;
-    uint32_t n = 1;
+    uint32_t nb = 2;
 
-    if (!out || initial_capacity > (1u << 31))
+    if (!out)
         return -EINVAL;
-    while ((uint64_t)n * HTAB_BUCKET_SLOTS * HTAB_LOAD_NUM / 100 < initial_capacity)
-        n <<= 1;
-    if (n < 2)
-        n = 2;
+    while ((uint64_t)nb * HTAB_BUCKET_SLOTS * GROW_LOAD_PCT / 100 < initial_capacity) {
+        if (nb >= HTAB_MAX_BUCKETS)
+            return -EINVAL;
+        nb <<= 1;
+    }
     t = calloc(1, sizeof(*t));
     if (!t)
         return -ENOMEM;
-    if (array_alloc(&t->cur, n) < 0) {
+    if (array_alloc(&t->cur, nb) < 0) {
         free(t);
         return -ENOMEM;
     }
-    t->generation = 1;
+    /* Fault the first array in now, on the control path, so that a
+     * presized table takes no page faults in the datapath. */
+    if (array_bytes(&t->cur) >= MMAP_MIN_BYTES)
+        memset(t->cur.b, 0, array_bytes(&t->cur));
+    set_grow_at(t);
     t->max_entries = UINT32_MAX - 1;
-    t->seed = (uint64_t)(uintptr_t)t * 0x9e3779b97f4a7c15ull;
     *out = t;
     return 0;
 }
@@ -76,213 +109,231 @@ void htab_destroy(struct htab *t)
 {
     if (!t)
         return;
-    free(t->cur.buckets);
-    free(t->old.buckets);
+    array_free(&t->cur);
+    array_free(&t->old);
     free(t);
 }
 
-static bool bucket_put(struct htab_bucket *b, uint32_t h32, uint32_t value)
+/* 'stored' is value + 1 throughout this file. */
+static inline bool bucket_put(struct htab_bucket *b, uint32_t sig, uint32_t stored)
 {
     for (int i = 0; i < HTAB_BUCKET_SLOTS; i++) {
-        if (b->slot[i].value == HTAB_NONE) {
-            b->slot[i].h32 = h32;
-            b->slot[i].value = value;
+        if (b->val[i] == 0) {
+            b->sig[i] = sig;
+            b->val[i] = stored;
             return true;
         }
     }
     return false;
 }
 
-struct move {
-    uint32_t bucket;
-    uint8_t slot;
-    struct htab_slot before;
-};
-
-/* Place (h32, value) in 'a': a free slot in either bucket, else a bounded
- * cuckoo walk that evicts entries to their other bucket. A failed walk is
- * undone, so the table is never left with an entry missing. */
-static bool array_insert(struct htab_array *a, uint32_t h32, uint32_t value, uint64_t *seed)
+static inline void slot_clear(struct htab_bucket *b, int i)
 {
-    uint32_t b1 = bucket1(h32, a->mask), b2 = bucket2(h32, a->mask), b;
-    struct move log[HTAB_MAX_MOVES];
-    struct htab_slot carry = {h32, value};
-    int n = 0;
-
-    if (bucket_put(&a->buckets[b1], h32, value) || bucket_put(&a->buckets[b2], h32, value))
-        return true;
-    b = (*seed & 1) ? b1 : b2;
-    while (n < HTAB_MAX_MOVES) {
-        uint8_t victim;
-        struct htab_slot evicted;
-
-        *seed = *seed * 6364136223846793005ull + 1442695040888963407ull;
-        victim = (uint8_t)((*seed >> 33) % HTAB_BUCKET_SLOTS);
-        evicted = a->buckets[b].slot[victim];
-        log[n++] = (struct move){b, victim, evicted};
-        a->buckets[b].slot[victim] = carry;
-        carry = evicted;
-        b = other_bucket(b, carry.h32, a->mask);
-        if (bucket_put(&a->buckets[b], carry.h32, carry.value))
-            return true;
-    }
-    /* Undo in reverse: every displaced entry goes back where it was. */
-    while (n-- > 0)
-        a->buckets[log[n].bucket].slot[log[n].slot] = log[n].before;
-    return false;
+    b->sig[i] = 0;
+    b->val[i] = 0;
 }
 
-static void migrate_some(struct htab *t, unsigned n_buckets)
+/* Split old bucket i into new buckets i and i + n_old. */
+static void split_bucket(struct htab *t, uint32_t i)
+{
+    struct htab_bucket *ob = &t->old.b[i];
+
+    for (int s = 0; s < HTAB_BUCKET_SLOTS; s++) {
+        uint32_t sig = ob->sig[s], nb1;
+
+        if (ob->val[s] == 0)
+            continue;
+        nb1 = sig & t->cur.mask;
+        if ((sig & t->old.mask) != i)       /* it sat in its second bucket */
+            nb1 ^= htab__alt(sig, t->cur.wmask);
+        RP_ASSERT(bucket_put(&t->cur.b[nb1], sig, ob->val[s]));
+        slot_clear(ob, s);
+    }
+}
+
+/* Before anything is written into new bucket j. */
+static inline void ensure_split(struct htab *t, uint32_t j)
+{
+    if (t->old.b) {
+        uint32_t i = j & t->old.mask;
+
+        if (i >= t->migrate_pos)
+            split_bucket(t, i);
+    }
+}
+
+/* Unmapping a big old array at once costs milliseconds, so its pages go
+ * back piece by piece behind the sweep (nothing reads below migrate_pos),
+ * and the final munmap finds little left. */
+static void migrate_some(struct htab *t, unsigned n)
 {
     uint32_t n_old;
 
-    if (!t->old.buckets)
+    if (!t->old.b)
         return;
-    n_old = t->old.mask + 1;
-    while (n_buckets-- && t->migrate_pos < n_old) {
-        struct htab_bucket *b = &t->old.buckets[t->migrate_pos];
-
-        for (int i = 0; i < HTAB_BUCKET_SLOTS; i++) {
-            if (b->slot[i].value == HTAB_NONE)
-                continue;
-            /* The new table is at most half full: this cannot fail in
-             * practice; if it ever did, the entry stays in the old table. */
-            if (!array_insert(&t->cur, b->slot[i].h32, b->slot[i].value, &t->seed))
-                return;
-            b->slot[i].value = HTAB_NONE;
-        }
-        t->migrate_pos++;
+    n_old = n_buckets(&t->old);
+    while (n-- && t->migrate_pos < n_old) {
+        split_bucket(t, t->migrate_pos++);
+        if (t->migrate_pos % RELEASE_BUCKETS == 0 && array_bytes(&t->old) >= MMAP_MIN_BYTES)
+            madvise(&t->old.b[t->migrate_pos - RELEASE_BUCKETS], RELEASE_BUCKETS * sizeof(struct htab_bucket),
+                    MADV_DONTNEED);
     }
     if (t->migrate_pos == n_old) {
-        free(t->old.buckets);
-        t->old.buckets = NULL;
-        t->old.mask = 0;
+        array_free(&t->old);
+        t->migrate_pos = 0;
     }
 }
 
 static int grow(struct htab *t)
 {
     struct htab_array bigger;
-    uint32_t n = (t->cur.mask + 1) * 2;
+    uint32_t nb = n_buckets(&t->cur) * 2;
 
-    if (t->old.buckets)
-        return 0;   /* already growing */
-    if (n == 0 || n > (1u << 28))
+    RP_ASSERT(!t->old.b);
+    if (nb > HTAB_MAX_BUCKETS)
         return -ENOSPC;
-    if (array_alloc(&bigger, n) < 0)
+    if (array_alloc(&bigger, nb) < 0)
         return -ENOMEM;
     t->old = t->cur;
     t->cur = bigger;
     t->migrate_pos = 0;
-    t->generation++;
+    set_grow_at(t);
     return 0;
+}
+
+/* Both buckets of 'sig' are full. Search the window breadth-first for the
+ * shortest chain of entries, each moving to its other bucket, that ends in
+ * a free slot, then shift the chain from the free end back. A window has
+ * HTAB_WINDOW_BUCKETS buckets, so the search reads at most that many and
+ * moves fewer entries; it fails only if no chain exists at all. Nothing is
+ * written before the chain is complete, so a failure changes nothing. */
+static bool bfs_insert(struct htab *t, uint32_t sig, uint32_t stored, uint32_t b1, uint32_t b2)
+{
+    struct htab_array *a = &t->cur;
+    struct node {
+        uint32_t bucket;
+        int16_t parent;         /* index in q; -1 for b1 and b2 */
+        uint8_t slot;           /* slot of the parent whose entry moves here */
+    } q[HTAB_WINDOW_BUCKETS];
+    uint64_t seen = 1ull << (b1 & a->wmask) | 1ull << (b2 & a->wmask);
+    int head = 0, tail = 0;
+
+    q[tail++] = (struct node){b1, -1, 0};
+    q[tail++] = (struct node){b2, -1, 0};
+    for (; head < tail; head++) {
+        struct htab_bucket *x = &a->b[q[head].bucket];
+
+        for (int s = 0; s < HTAB_BUCKET_SLOTS; s++) {
+            uint32_t y = q[head].bucket ^ htab__alt(x->sig[s], a->wmask);
+            int cur = head, hole = s;
+
+            if (seen & 1ull << (y & a->wmask))
+                continue;
+            seen |= 1ull << (y & a->wmask);
+            ensure_split(t, y);
+            if (!bucket_put(&a->b[y], x->sig[s], x->val[s])) {
+                q[tail++] = (struct node){y, (int16_t)head, (uint8_t)s};
+                continue;
+            }
+            /* Slot 'hole' of q[cur] is now free: pull each parent's entry
+             * down the chain, then the new entry takes the root's slot. */
+            while (q[cur].parent >= 0) {
+                struct htab_bucket *from = &a->b[q[q[cur].parent].bucket], *to = &a->b[q[cur].bucket];
+
+                to->sig[hole] = from->sig[q[cur].slot];
+                to->val[hole] = from->val[q[cur].slot];
+                hole = q[cur].slot;
+                cur = q[cur].parent;
+            }
+            a->b[q[cur].bucket].sig[hole] = sig;
+            a->b[q[cur].bucket].val[hole] = stored;
+            return true;
+        }
+    }
+    return false;
+}
+
+static bool place(struct htab *t, uint32_t sig, uint32_t stored)
+{
+    uint32_t b1 = sig & t->cur.mask, b2 = b1 ^ htab__alt(sig, t->cur.wmask);
+
+    ensure_split(t, b1);
+    ensure_split(t, b2);
+    if (bucket_put(&t->cur.b[b1], sig, stored) || bucket_put(&t->cur.b[b2], sig, stored))
+        return true;
+    return bfs_insert(t, sig, stored, b1, b2);
 }
 
 int htab_insert(struct htab *t, uint64_t hash, uint32_t value)
 {
-    uint32_t h32 = (uint32_t)hash;
-    uint64_t slots = ((uint64_t)t->cur.mask + 1) * HTAB_BUCKET_SLOTS;
+    uint32_t sig = htab__sig(hash);
+    int grow_rc = 0;
 
     if (value == HTAB_NONE)
         return -EINVAL;
     if (t->count >= t->max_entries)
         return -ENOSPC;
-    migrate_some(t, HTAB_MIGRATE_PER_OP);
-    if ((uint64_t)t->count * 100 >= slots * HTAB_LOAD_NUM && !t->old.buckets) {
-        int rc = grow(t);
-        if (rc == -ENOMEM)
-            return rc;
-        migrate_some(t, HTAB_MIGRATE_PER_OP);
+    migrate_some(t, MIGRATE_PER_OP);
+    if (t->count >= t->grow_at && !t->old.b) {
+        /* If the allocation fails, the table may still have room. */
+        grow_rc = grow(t);
+        migrate_some(t, MIGRATE_PER_OP);
     }
-    if (!array_insert(&t->cur, h32, value, &t->seed)) {
-        /* Unlucky placement: grow (if not already) and try the bigger table. */
-        int rc = grow(t);
-        if (rc < 0)
-            return rc;
-        migrate_some(t, HTAB_MIGRATE_PER_OP);
-        if (!array_insert(&t->cur, h32, value, &t->seed))
+    if (!place(t, sig, value + 1)) {
+        /* A window fills at moderate load only when many entries crowd
+         * the same buckets; growing helps unless they share the signature. */
+        if (t->old.b || grow_rc < 0 || (uint64_t)t->count * 100 < n_slots(&t->cur) * EARLY_GROW_PCT)
+            return grow_rc == -ENOMEM ? -ENOMEM : -ENOSPC;
+        grow_rc = grow(t);
+        if (grow_rc < 0)
+            return grow_rc;
+        migrate_some(t, MIGRATE_PER_OP);
+        if (!place(t, sig, value + 1))
             return -ENOSPC;
     }
     t->count++;
     return 0;
 }
 
-static bool array_remove(struct htab_array *a, uint32_t h32, uint32_t value)
+static bool bucket_remove(struct htab_bucket *b, uint32_t sig, uint32_t stored)
 {
-    uint32_t bs[2] = {bucket1(h32, a->mask), bucket2(h32, a->mask)};
-
-    for (int j = 0; j < 2; j++) {
-        struct htab_bucket *b = &a->buckets[bs[j]];
-        for (int i = 0; i < HTAB_BUCKET_SLOTS; i++) {
-            if (b->slot[i].value == value && b->slot[i].h32 == h32) {
-                b->slot[i].value = HTAB_NONE;
-                return true;
-            }
+    for (int i = 0; i < HTAB_BUCKET_SLOTS; i++) {
+        if (b->val[i] == stored && b->sig[i] == sig) {
+            slot_clear(b, i);
+            return true;
         }
     }
     return false;
 }
 
+/* Buckets below 'from' are known empty (the swept part of an old array). */
+static bool array_remove(const struct htab_array *a, uint32_t sig, uint32_t stored, uint32_t from)
+{
+    uint32_t b1 = sig & a->mask, b2 = b1 ^ htab__alt(sig, a->wmask);
+
+    return (b1 >= from && bucket_remove(&a->b[b1], sig, stored)) ||
+           (b2 >= from && bucket_remove(&a->b[b2], sig, stored));
+}
+
 bool htab_remove(struct htab *t, uint64_t hash, uint32_t value)
 {
-    uint32_t h32 = (uint32_t)hash;
+    uint32_t sig = htab__sig(hash);
     bool found;
 
     if (value == HTAB_NONE)
         return false;
-    found = array_remove(&t->cur, h32, value) || (t->old.buckets && array_remove(&t->old, h32, value));
+    found = array_remove(&t->cur, sig, value + 1, 0) ||
+            (t->old.b && array_remove(&t->old, sig, value + 1, t->migrate_pos));
     if (found)
         t->count--;
-    migrate_some(t, HTAB_MIGRATE_PER_OP);
+    migrate_some(t, MIGRATE_PER_OP);
     return found;
 }
 
-uint32_t htab_find_first(const struct htab *t, uint64_t hash, struct htab_iter *it)
+void htab__prefetch_old(const struct htab *t, uint32_t sig)
 {
-    uint32_t h32 = (uint32_t)hash, b1, b2;
-
-    it->t = t;
-    it->h32 = h32;
-    it->n_b = 0;
-    it->bi = 0;
-    it->si = 0;
-    b1 = bucket1(h32, t->cur.mask);
-    b2 = bucket2(h32, t->cur.mask);
-    it->b[it->n_b++] = &t->cur.buckets[b1];
-    if (b2 != b1)
-        it->b[it->n_b++] = &t->cur.buckets[b2];
-    if (t->old.buckets) {
-        b1 = bucket1(h32, t->old.mask);
-        b2 = bucket2(h32, t->old.mask);
-        it->b[it->n_b++] = &t->old.buckets[b1];
-        if (b2 != b1)
-            it->b[it->n_b++] = &t->old.buckets[b2];
-    }
-    return htab_find_next(it);
-}
-
-uint32_t htab_find_next(struct htab_iter *it)
-{
-    while (it->bi < it->n_b) {
-        const struct htab_bucket *b = it->b[it->bi];
-
-        while (it->si < HTAB_BUCKET_SLOTS) {
-            const struct htab_slot *s = &b->slot[it->si++];
-            if (s->h32 == it->h32 && s->value != HTAB_NONE)
-                return s->value;
-        }
-        it->bi++;
-        it->si = 0;
-    }
-    return HTAB_NONE;
-}
-
-void htab_prefetch(const struct htab *t, uint64_t hash)
-{
-    uint32_t h32 = (uint32_t)hash;
-
-    __builtin_prefetch(&t->cur.buckets[bucket1(h32, t->cur.mask)]);
-    __builtin_prefetch(&t->cur.buckets[bucket2(h32, t->cur.mask)]);
+    if ((sig & t->old.mask) >= t->migrate_pos)
+        RP_PREFETCH(&t->old.b[sig & t->old.mask]);
 }
 
 uint32_t htab_count(const struct htab *t)
@@ -292,56 +343,98 @@ uint32_t htab_count(const struct htab *t)
 
 size_t htab_memory(const struct htab *t)
 {
-    size_t m = sizeof(*t) + ((size_t)t->cur.mask + 1) * sizeof(struct htab_bucket);
-
-    if (t->old.buckets)
-        m += ((size_t)t->old.mask + 1) * sizeof(struct htab_bucket);
-    return m;
+    return sizeof(*t) + array_bytes(&t->cur) + (t->old.b ? array_bytes(&t->old) : 0);
 }
 
 int htab_set_max(struct htab *t, uint32_t max_entries)
 {
-    if (max_entries == 0 || max_entries == UINT32_MAX)
+    if (max_entries == 0 || max_entries == HTAB_NONE)
         return -EINVAL;
     t->max_entries = max_entries;
     return 0;
 }
 
-/* Cursor: generation (16 bits) | phase (1 bit: 0 old table, 1 current) | bucket (47 bits). */
-#define CUR_GEN(c) ((uint16_t)((c) >> 48))
-#define CUR_PHASE(c) ((unsigned)((c) >> 47) & 1)
-#define CUR_POS(c) ((c) & ((1ull << 47) - 1))
-#define CUR_MAKE(g, ph, pos) ((uint64_t)(g) << 48 | (uint64_t)(ph) << 47 | (uint64_t)(pos))
+/* ---- scan ------------------------------------------------------------------
+ * The cursor counts windows in bit-reversed order: it advances the highest
+ * window-index bit first. A window of a half-size array holds exactly what
+ * windows w and w + n_old of the doubled one will hold, so whatever the
+ * array size at each call, the windows already visited are the expansions
+ * of a prefix of that order, and an entry never moves out of its window
+ * (insert chains stay inside; splits go to the two expansions). */
+
+static inline uint64_t rev64(uint64_t v)
+{
+    v = __builtin_bswap64(v);
+    v = ((v >> 4) & 0x0f0f0f0f0f0f0f0full) | ((v & 0x0f0f0f0f0f0f0f0full) << 4);
+    v = ((v >> 2) & 0x3333333333333333ull) | ((v & 0x3333333333333333ull) << 2);
+    v = ((v >> 1) & 0x5555555555555555ull) | ((v & 0x5555555555555555ull) << 1);
+    return v;
+}
+
+/* Next window index in bit-reversed order over windows 0..m. */
+static inline uint64_t cursor_next(uint64_t v, uint64_t m)
+{
+    return rev64(rev64(v | ~m) + 1);
+}
+
+static inline uint32_t window_buckets(const struct htab_array *a)
+{
+    return a->wmask + 1;
+}
+
+static inline uint32_t n_windows(const struct htab_array *a)
+{
+    return n_buckets(a) / window_buckets(a);
+}
+
+static uint32_t emit_window(const struct htab_array *a, uint32_t w, uint32_t from, uint32_t *out)
+{
+    uint32_t first = w * window_buckets(a), n = 0;
+
+    for (uint32_t b = first < from ? from : first; b < first + window_buckets(a); b++)
+        for (int s = 0; s < HTAB_BUCKET_SLOTS; s++)
+            if (a->b[b].val[s] != 0)
+                out[n++] = a->b[b].val[s] - 1;
+    return n;
+}
 
 uint32_t htab_scan(const struct htab *t, uint64_t *cursor, uint32_t *values, uint32_t max)
 {
-    uint64_t c = *cursor;
-    uint32_t n = 0, visited = 0;
+    uint64_t v = *cursor;
+    uint32_t n = 0, steps = max / (HTAB_WINDOW_BUCKETS * HTAB_BUCKET_SLOTS);
 
-    if (max < HTAB_BUCKET_SLOTS)
+    RP_ASSERT(max >= HTAB_SCAN_MIN);
+    if (v == SCAN_DONE) {
+        *cursor = 0;
         return 0;
-    /* A new walk, or a growth since the walk began: start over. */
-    if (c == 0 || CUR_GEN(c) != t->generation)
-        c = CUR_MAKE(t->generation, t->old.buckets ? 0 : 1, 0);
-    /* At most 'max' buckets per call, empty or not: bounded work. */
-    while (n + HTAB_BUCKET_SLOTS <= max && visited < max) {
-        const struct htab_array *a = CUR_PHASE(c) ? &t->cur : &t->old;
-        uint64_t pos = CUR_POS(c);
+    }
+    while (steps--) {
+        const struct htab_array *c = &t->cur, *o = &t->old;
 
-        if (!a->buckets || pos > a->mask) {
-            if (CUR_PHASE(c) == 0) {
-                c = CUR_MAKE(t->generation, 1, 0);
-                continue;
-            }
-            *cursor = 0;
+        if (!o->b) {
+            uint32_t m = n_windows(c) - 1;
+
+            if (n + window_buckets(c) * HTAB_BUCKET_SLOTS > max)
+                break;
+            n += emit_window(c, (uint32_t)(v & m), 0, values + n);
+            v = cursor_next(v, m);
+        } else {
+            uint32_t m0 = n_windows(o) - 1, m1 = n_windows(c) - 1, w = (uint32_t)(v & m0);
+            uint32_t need = (window_buckets(o) + (m1 != m0 ? 2 : 1) * window_buckets(c)) * HTAB_BUCKET_SLOTS;
+
+            if (n + need > max)
+                break;
+            n += emit_window(o, w, t->migrate_pos, values + n);
+            n += emit_window(c, w, 0, values + n);
+            if (m1 != m0)
+                n += emit_window(c, w + m0 + 1, 0, values + n);
+            v = cursor_next(v, m0);
+        }
+        if (v == 0) {
+            *cursor = n ? SCAN_DONE : 0;
             return n;
         }
-        for (int i = 0; i < HTAB_BUCKET_SLOTS; i++)
-            if (a->buckets[pos].slot[i].value != HTAB_NONE)
-                values[n++] = a->buckets[pos].slot[i].value;
-        c = CUR_MAKE(t->generation, CUR_PHASE(c), pos + 1);
-        visited++;
     }
-    *cursor = c;
+    *cursor = v;
     return n;
 }
