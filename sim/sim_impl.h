@@ -48,6 +48,10 @@ struct sim_range {
 struct sim_host {
     struct sim_obj obj;
     uint32_t tunnel_ip;        /* host order */
+    /* Derived: the exterior ports bound to this host, in insertion order
+     * (the agent's taps; see sim_topo_port_by_interface). */
+    struct sim_port **ports;
+    uint32_t n_ports, cap_ports;
 };
 
 struct sim_chain {
@@ -148,6 +152,9 @@ struct sim_port {
     char interface[SIM_NAME_MAX];
     struct sim_chain *inbound_filter, *outbound_filter;
     uint32_t tunnel_key;           /* 24-bit, unique, non-zero */
+    /* Derived: a router port's implicit route to its own subnet (not
+     * exported), in its router's table; NULL for a bridge port. */
+    struct sim_route *connected;
 };
 
 static inline bool sim_port_is_exterior(const struct sim_port *p) { return p->host != NULL; }
@@ -181,6 +188,13 @@ struct sim_floating_ip {
     struct sim_device *router;     /* provider router */
     struct sim_port *port;         /* VM's bridge port */
     uint32_t fixed_ip;             /* private */
+    /* Derived: the tenant router that applies it (its port peers with the
+     * FIP port's bridge; NULL if none), and the implicit /32 route on the
+     * provider router towards that tenant router (in the table while
+     * route.router != NULL; weight UINT32_MAX, so an explicit route to the
+     * same /32 wins). */
+    struct sim_device *tenant_router;
+    struct sim_route route;
 };
 
 struct sim_bgp_peer {
@@ -220,10 +234,13 @@ struct sim_device {
     struct lpm *routes_lpm;        /* dst prefix -> index into route_groups */
     struct sim_route **route_groups; /* head of each dst-prefix chain; NULL = free slot */
     uint32_t n_route_groups, cap_route_groups;
+    uint32_t *free_groups;         /* free slots of route_groups, reused first */
+    uint32_t n_free_groups;        /* capacity is cap_route_groups */
     struct sim_floating_ip **fips;
     uint32_t n_fips, cap_fips;
-    struct sim_route *implicit;    /* connected routes of its ports, FIP /32s (not exported) */
-    uint32_t n_implicit;
+    struct sim_route *implicit;    /* unused (NULL): implicit routes live in */
+                                   /* sim_port.connected and sim_floating_ip.route */
+    uint32_t n_implicit;           /* implicit routes in this router's table */
 };
 
 /* The whole topology: every resource by type, with id and name indexes. */
@@ -237,15 +254,28 @@ struct sim_topo {
 
 struct sim_obj *sim_topo_find(const struct sim_topo *t, enum sim_res_type type, const struct sim_id *id);
 /* The engine's view: fill a resource's struct from its document, release
- * what a bind allocated, and rebuild what spans resources (device port
- * lists, chain rule order, router route groups with implicit routes, the
- * floating IPs each tenant router applies). topo.c calls these on every
- * change. */
+ * what a bind allocated, and rebuild what spans resources (device and host
+ * port lists, chain rule order, router route groups with implicit routes,
+ * the floating IPs each tenant router applies). topo.c binds on every
+ * change and rebuilds after a whole-document load; a single change
+ * updates only the lists it touches (sim/topo_derive.c). */
 void topo_bind(struct sim_topo *t, struct sim_obj *o);
 void topo_unbind(struct sim_obj *o);
 int topo_rebuild(struct sim_topo *t);
 struct sim_obj *sim_topo_find_ref(const struct sim_topo *t, enum sim_res_type type, const char *id_or_name);
 struct sim_port *sim_topo_port_by_tunnel_key(const struct sim_topo *t, uint32_t key);
+/* The exterior port of a host with that interface name, or NULL (the
+ * agent binding a tap). All of a host's exterior ports are host->ports. */
+struct sim_port *sim_topo_port_by_interface(const struct sim_host *host, const char *interface);
+/* The route group for (dst, src) on a router: the head of the chain of
+ * routes with the longest dst prefix holding dst among those where some
+ * route's src prefix holds src (a group none of whose routes accepts src
+ * falls back to the next shorter prefix). Walk it with next_same_dst,
+ * skipping routes whose src does not match: lowest weight first, then the
+ * equal-weight run (ECMP). NULL: no route. *matched (may be NULL) gets the
+ * group's dst prefix, for the SIM_TAG_ROUTER_TABLE tag. */
+const struct sim_route *sim_route_lookup(const struct sim_device *router, uint32_t dst, uint32_t src,
+                                         struct sim_prefix *matched);
 
 /* Learned, per-simulation-node state: MAC tables, ARP caches, NAT. */
 struct sim_state {
@@ -254,6 +284,12 @@ struct sim_state {
     void *arps;                    /* private to router.c */
     uint64_t now_ns;
     uint32_t mac_ageing_s, arp_ageing_s;
+    /* Engine (sim.c): indexes derived from the topology (static MACs,
+     * addresses, neighbors), rebuilt when the topology or its revision
+     * changes; whether 'nat' was created by sim_state_create (and is
+     * destroyed with the state). */
+    void *view;
+    bool nat_owned;
 };
 
 #endif

@@ -488,6 +488,8 @@ static int check_constraints(const struct sim_topo *t, enum sim_res_type type, c
         if (pd && !is_type(t, json_string_value(json_object_get(pd, "device")), SIM_RES_BRIDGE))
             return refuse(err, "port", -EINVAL, "port: must be a VM's bridge port");
         ips = pd ? json_object_get(pd, "fixed_ips") : NULL;
+        /* A port without fixed_ips (addresses not managed here, e.g. a VM
+         * with static addressing) accepts any fixed_ip. */
         if (json_array_size(ips) == 0)
             return 0;
         json_array_foreach(ips, i, e) found |= json_equal(e, json_object_get(doc, "fixed_ip"));
@@ -502,12 +504,66 @@ static int check_constraints(const struct sim_topo *t, enum sim_res_type type, c
 
 /* --- changes -------------------------------------------------------------------------- */
 
-static void rebind_ref(struct sim_topo *t, const char *ids)
+/* Re-derive one resource from its (changed) document: out of the lists
+ * with its old binding, into them with the new. */
+static int rebind(struct sim_topo *t, struct sim_obj *o)
+{
+    topo_detach(t, o);
+    topo_bind(t, o);
+    return topo_attach(t, o);
+}
+
+/* A port whose peer link a change made or broke. */
+static int rebind_ref(struct sim_topo *t, const char *ids, struct topo_affect *aff)
 {
     struct sim_obj *o = ids && *ids ? find_any(t, ids) : NULL;
+    int rc;
 
-    if (o)
-        topo_bind(t, o);
+    if (!o || o->type != SIM_RES_PORT)
+        return 0;
+    topo_affect_port(aff, (struct sim_port *)o);
+    rc = rebind(t, o);
+    topo_affect_port(aff, (struct sim_port *)o);
+    return rc;
+}
+
+/* A port's new document must keep valid what other resources say about
+ * it: a route's next hop on the route's router, a BGP peer or neighbor on a
+ * router port, a floating IP on a bridge port holding its fixed_ip. */
+static int check_referrers(struct sim_topo *t, struct sim_obj *o, json_t *doc, struct sim_error *err)
+{
+    static const enum sim_res_type users[] = {SIM_RES_ROUTE, SIM_RES_NEIGHBOR, SIM_RES_BGP_PEER,
+                                              SIM_RES_FLOATING_IP};
+    json_t *saved = o->doc;
+    char me[37];
+    int rc = 0;
+
+    if (o->type != SIM_RES_PORT || !o->refs)
+        return 0;
+    sim_id_format(&o->id, me);
+    /* The check reads the port through the index, so it sees the new
+     * document while it is swapped in. */
+    o->doc = doc;
+    for (size_t k = 0; k < sizeof(users) / sizeof(users[0]) && !rc; k++) {
+        enum sim_res_type ut = users[k];
+        const char *field = ut == SIM_RES_ROUTE ? "next_hop_port" : "port";
+        for (uint32_t i = 0; i < t->n_objs[ut] && !rc; i++) {
+            struct sim_obj *u = t->objs[ut][i];
+            char why[sizeof(err->msg)], uid[37];
+            if (strcmp(json_string_value(json_object_get(u->doc, field)) ?: "", me))
+                continue;
+            if ((rc = check_constraints(t, ut, u->doc, &u->id, false, err)) == 0)
+                continue;
+            snprintf(why, sizeof(why), "%s", err->msg);
+            sim_id_format(&u->id, uid);
+            snprintf(err->msg, sizeof(err->msg), "%s: %s '%.64s' would no longer hold (%.150s)",
+                     !strcmp(err->field, "fixed_ip") ? "fixed_ips" : "device", topo_schemas[ut].key,
+                     u->name[0] ? u->name : uid, why);
+            snprintf(err->field, sizeof(err->field), "%s", !strcmp(err->field, "fixed_ip") ? "fixed_ips" : "device");
+        }
+    }
+    o->doc = saved;
+    return rc;
 }
 
 /* Re-derive every struct from the documents (a whole-document load). */
@@ -552,6 +608,7 @@ static int apply_doc(struct sim_topo *t, enum sim_res_type type, json_t *doc, st
     const char *name = json_string_value(json_object_get(doc, "name"));
     json_t *key = json_object_get(doc, "tunnel_key");
     struct sim_obj *o = existing, *other;
+    struct topo_affect aff = {0};
     char old_peer[37] = "";
     struct sim_id id;
     int rc;
@@ -573,6 +630,9 @@ static int apply_doc(struct sim_topo *t, enum sim_res_type type, json_t *doc, st
         }
     }
     if (existing) {
+        if (type == SIM_RES_PORT)
+            topo_affect_port(&aff, (struct sim_port *)existing);
+        topo_detach(t, existing);
         refs_apply(t, type, existing->doc, -1);
         if (type == SIM_RES_PORT && !json_equal(json_object_get(existing->doc, "peer"), json_object_get(doc, "peer")))
             unlink_peer(t, existing, existing->doc);
@@ -599,24 +659,30 @@ static int apply_doc(struct sim_topo *t, enum sim_res_type type, json_t *doc, st
         struct sim_port *p = (struct sim_port *)o;
         uint32_t k = key ? (uint32_t)json_integer_value(key) : p->tunnel_key ? p->tunnel_key : assign_tunnel_key(t, &o->id);
         if (p->tunnel_key != k) {
-            p->tunnel_key = 0;
-            set_tunnel_key(t, p, k);
+            set_tunnel_key(t, p, k);   /* drops the old key from the index */
         } else {
             json_object_set_new(o->doc, "tunnel_key", json_integer(k));
         }
         link_peer(t, o);
     }
     /* The engine's structs: this resource and the ports whose peer link it
-     * changed (other references hold stable pointers), then the lists that
-     * span resources. */
+     * changed (other references hold stable pointers), and the lists that
+     * span resources, as far as this change reaches. Only a failed
+     * allocation can fail here, after the documents changed. */
     topo_bind(t, o);
+    rc = topo_attach(t, o);
     if (type == SIM_RES_PORT) {
-        rebind_ref(t, old_peer);
-        rebind_ref(t, json_string_value(json_object_get(o->doc, "peer")));
+        const char *np = json_string_value(json_object_get(o->doc, "peer"));
+        int r2 = strcmp(old_peer, np ? np : "") ? rebind_ref(t, old_peer, &aff) : 0;
+        int r3 = rebind_ref(t, np, &aff);
+        topo_affect_port(&aff, (struct sim_port *)o);
+        int r4 = topo_refresh_fips(t, &aff);
+        rc = rc ? rc : r2 ? r2 : r3 ? r3 : r4;
     }
-    topo_rebuild(t);
     t->revision++;
-    return 0;
+    if (rc < 0)
+        refuse(err, NULL, rc, "out of memory while indexing the change");
+    return rc;
 refuse:
     json_decref(doc);
     return err->code;
@@ -654,6 +720,8 @@ int sim_topo_put(struct sim_topo *t, enum sim_res_type type, const json_t *obj, 
     if (existing && type == SIM_RES_PORT && !json_object_get(doc, "tunnel_key"))
         json_object_set(doc, "tunnel_key", json_object_get(existing->doc, "tunnel_key"));
     rc = check_constraints(t, type, doc, &id, false, err);
+    if (rc == 0 && existing)
+        rc = check_referrers(t, existing, doc, err);
     if (rc < 0) {
         json_decref(doc);
         return rc;
@@ -673,6 +741,7 @@ int sim_topo_patch(struct sim_topo *t, enum sim_res_type type, const struct sim_
     int rc;
 
     memset(err, 0, sizeof(*err));
+    err->type = type;
     if (!o)
         return refuse(err, NULL, -ENOENT, "no such resource");
     if (!json_is_object(fields))
@@ -693,10 +762,11 @@ int sim_topo_patch(struct sim_topo *t, enum sim_res_type type, const struct sim_
 
 int sim_topo_del(struct sim_topo *t, enum sim_res_type type, const struct sim_id *id, struct sim_error *err)
 {
-    struct sim_obj *o = sim_topo_find(t, type, id);
+    struct sim_obj *o = (unsigned)type < SIM_RES_COUNT ? sim_topo_find(t, type, id) : NULL;
     struct referrer r;
 
     memset(err, 0, sizeof(*err));
+    err->type = type;
     if (!o)
         return refuse(err, NULL, -ENOENT, "no such resource");
     if (o->refs) {
@@ -712,18 +782,29 @@ int sim_topo_del(struct sim_topo *t, enum sim_res_type type, const struct sim_id
         err->code = -EBUSY;
         return -EBUSY;
     }
+    struct topo_affect aff = {0};
     char peer[37] = "";
+    int rc = 0;
+
+    if (type == SIM_RES_PORT)
+        topo_affect_port(&aff, (struct sim_port *)o);
+    topo_detach(t, o);
     refs_apply(t, type, o->doc, -1);
     if (type == SIM_RES_PORT) {
         unlink_peer(t, o, o->doc);
         snprintf(peer, sizeof(peer), "%s", json_string_value(json_object_get(o->doc, "peer")) ?: "");
+        rc = rebind_ref(t, peer, &aff);
+        /* While the port still exists: a floating IP's route may lead
+         * through it, and leaves before it is freed. */
+        int r2 = topo_refresh_fips(t, &aff);
+        rc = rc ? rc : r2;
     }
     obj_unregister(t, o);
     obj_free(o);
-    rebind_ref(t, peer);
-    topo_rebuild(t);
     t->revision++;
-    return 0;
+    if (rc < 0)
+        refuse(err, NULL, rc, "out of memory while indexing the change");
+    return rc;
 }
 
 json_t *sim_topo_get(const struct sim_topo *t, enum sim_res_type type, const struct sim_id *id)

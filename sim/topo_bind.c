@@ -1,8 +1,9 @@
 /*
  * sim/topo_bind.c: the engine's view of the topology. Documents stay the
  * source of truth; after every change the changed resource's struct is
- * filled from its document and the cross-resource lists are rebuilt, so the
- * simulator reads plain fields and pointers, never JSON.
+ * filled from its document (here) and the lists that span resources are
+ * brought in step (topo_derive.c), so the simulator reads plain fields and
+ * pointers, never JSON.
  */
 #include "sim/topo_impl.h"
 
@@ -151,39 +152,13 @@ static void bind_rule(struct sim_topo *t, struct sim_rule *r, const json_t *d)
     }
 }
 
-/* The lists topo_rebuild() derives for a device. */
-static void device_reset_lists(struct sim_device *d)
-{
-    /* routes_lpm is rebuilt by group_routes(); freed with the device. */
-    free(d->ports);
-    free(d->route_groups);
-    free(d->fips);
-    free(d->implicit);
-    d->ports = NULL;
-    d->route_groups = NULL;
-    d->fips = NULL;
-    d->implicit = NULL;
-    d->n_ports = d->cap_ports = d->n_route_groups = d->cap_route_groups = d->n_fips = d->cap_fips = 0;
-    d->n_implicit = 0;
-}
-
-void topo_unbind(struct sim_obj *o)
+/* What a bind allocated (not the derived lists: a rebind keeps those). */
+static void release_bound(struct sim_obj *o)
 {
     switch (o->type) {
-    case SIM_RES_CHAIN:
-        free(((struct sim_chain *)o)->rules);
-        ((struct sim_chain *)o)->rules = NULL;
-        ((struct sim_chain *)o)->n_rules = ((struct sim_chain *)o)->cap_rules = 0;
-        break;
     case SIM_RES_IP_GROUP:
         free(((struct sim_ip_group *)o)->addrs);
         ((struct sim_ip_group *)o)->addrs = NULL;
-        break;
-    case SIM_RES_ROUTER:
-    case SIM_RES_BRIDGE:
-        device_reset_lists((struct sim_device *)o);
-        lpm_destroy(((struct sim_device *)o)->routes_lpm);
-        ((struct sim_device *)o)->routes_lpm = NULL;
         break;
     case SIM_RES_PORT:
         free(((struct sim_port *)o)->fixed_ips);
@@ -207,6 +182,12 @@ void topo_unbind(struct sim_obj *o)
     }
 }
 
+void topo_unbind(struct sim_obj *o)
+{
+    release_bound(o);
+    topo_derived_free(o);
+}
+
 static int cmp_u32(const void *a, const void *b)
 {
     uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
@@ -219,7 +200,7 @@ void topo_bind(struct sim_topo *t, struct sim_obj *o)
 
     if (!d)
         return;
-    topo_unbind(o);
+    release_bound(o);
     switch (o->type) {
     case SIM_RES_HOST:
         ((struct sim_host *)o)->tunnel_ip = addr(d, "tunnel_ip");
@@ -331,153 +312,4 @@ void topo_bind(struct sim_topo *t, struct sim_obj *o)
     default:
         break;
     }
-}
-
-/* --- lists that span resources -------------------------------------------------------- */
-
-static int push(void ***arr, uint32_t *n, uint32_t *cap, void *v)
-{
-    if (*n == *cap) {
-        uint32_t c = *cap ? *cap * 2 : 8;
-        void **g = realloc(*arr, c * sizeof(void *));
-        if (!g)
-            return -ENOMEM;
-        *arr = g;
-        *cap = c;
-    }
-    (*arr)[(*n)++] = v;
-    return 0;
-}
-
-static int cmp_rule(const void *a, const void *b)
-{
-    const struct sim_rule *x = *(struct sim_rule *const *)a, *y = *(struct sim_rule *const *)b;
-    return x->position < y->position ? -1 : x->position > y->position;
-}
-
-/* Longest destination first; within one destination, lowest weight first. */
-static int cmp_route(const void *a, const void *b)
-{
-    const struct sim_route *x = *(struct sim_route *const *)a, *y = *(struct sim_route *const *)b;
-    if (x->dst.len != y->dst.len)
-        return x->dst.len > y->dst.len ? -1 : 1;
-    if (x->dst.addr != y->dst.addr)
-        return x->dst.addr < y->dst.addr ? -1 : 1;
-    return x->weight < y->weight ? -1 : x->weight > y->weight;
-}
-
-/* The tenant router a floating IP's port sits behind: the router whose
- * port peers with a port of the FIP port's bridge. */
-static struct sim_device *fip_router(struct sim_floating_ip *f)
-{
-    struct sim_device *br = f->port ? f->port->device : NULL;
-
-    for (uint32_t i = 0; br && i < br->n_ports; i++) {
-        struct sim_port *peer = br->ports[i]->peer;
-        if (peer && peer->device && peer->device->obj.type == SIM_RES_ROUTER)
-            return peer->device;
-    }
-    return NULL;
-}
-
-/* Turn the router's flat route list into dst groups and (re)fill its LPM. */
-static int group_routes(struct sim_topo *t, struct sim_device *d)
-{
-    uint32_t n = 0;
-    int rc = 0;
-
-    (void)t;
-    for (uint32_t k = 0; k < d->n_implicit && !rc; k++)
-        rc = push((void ***)&d->route_groups, &d->n_route_groups, &d->cap_route_groups, &d->implicit[k]);
-    if (rc)
-        return rc;
-    if (d->n_route_groups)
-        qsort(d->route_groups, d->n_route_groups, sizeof(*d->route_groups), cmp_route);
-    for (uint32_t k = 0; k < d->n_route_groups; k++) {
-        struct sim_route *r = d->route_groups[k];
-        struct sim_route *head = n ? d->route_groups[n - 1] : NULL;
-        r->next_same_dst = NULL;
-        if (head && head->dst.addr == r->dst.addr && head->dst.len == r->dst.len) {
-            struct sim_route *tail = head;
-            while (tail->next_same_dst)
-                tail = tail->next_same_dst;
-            tail->next_same_dst = r;
-        } else {
-            d->route_groups[n++] = r;
-        }
-    }
-    d->n_route_groups = n;
-    /* A fresh LPM per rebuild keeps it exactly in step with the groups; a
-     * small table costs a few KiB and touches only its routes' pages. */
-    lpm_destroy(d->routes_lpm);
-    d->routes_lpm = NULL;
-    if ((rc = lpm_create(&d->routes_lpm)) < 0)
-        return rc;
-    for (uint32_t k = 0; k < n && !rc; k++)
-        rc = lpm_add(d->routes_lpm, d->route_groups[k]->dst.addr, d->route_groups[k]->dst.len, k);
-    return rc;
-}
-
-int topo_rebuild(struct sim_topo *t)
-{
-    int rc = 0;
-
-    for (int ty = SIM_RES_ROUTER; ty <= SIM_RES_BRIDGE; ty++)
-        for (uint32_t i = 0; i < t->n_objs[ty]; i++)
-            device_reset_lists((struct sim_device *)t->objs[ty][i]);
-    for (uint32_t i = 0; i < t->n_objs[SIM_RES_CHAIN]; i++) {
-        struct sim_chain *c = (struct sim_chain *)t->objs[SIM_RES_CHAIN][i];
-        c->n_rules = 0;
-    }
-    for (uint32_t i = 0; i < t->n_objs[SIM_RES_PORT] && !rc; i++) {
-        struct sim_port *p = (struct sim_port *)t->objs[SIM_RES_PORT][i];
-        if (p->device)
-            rc = push((void ***)&p->device->ports, &p->device->n_ports, &p->device->cap_ports, p);
-    }
-    for (uint32_t i = 0; i < t->n_objs[SIM_RES_RULE] && !rc; i++) {
-        struct sim_rule *r = (struct sim_rule *)t->objs[SIM_RES_RULE][i];
-        if (r->chain)
-            rc = push((void ***)&r->chain->rules, &r->chain->n_rules, &r->chain->cap_rules, r);
-    }
-    for (uint32_t i = 0; i < t->n_objs[SIM_RES_CHAIN]; i++) {
-        struct sim_chain *c = (struct sim_chain *)t->objs[SIM_RES_CHAIN][i];
-        if (c->n_rules)
-            qsort(c->rules, c->n_rules, sizeof(*c->rules), cmp_rule);
-    }
-    /* Implicit routes: each router port's own subnet, connected. */
-    for (uint32_t i = 0; i < t->n_objs[SIM_RES_ROUTER] && !rc; i++) {
-        struct sim_device *d = (struct sim_device *)t->objs[SIM_RES_ROUTER][i];
-        d->implicit = calloc(d->n_ports + 1, sizeof(*d->implicit));
-        if (!d->implicit)
-            return -ENOMEM;
-        for (uint32_t k = 0; k < d->n_ports; k++) {
-            struct sim_port *p = d->ports[k];
-            struct sim_route *r = &d->implicit[d->n_implicit++];
-            uint32_t mask = p->plen ? ~0u << (32 - p->plen) : 0;
-            r->router = d;
-            r->dst = (struct sim_prefix){p->addr & mask, p->plen};
-            r->next_hop_port = p;
-            r->weight = 0;
-            r->implicit = true;
-        }
-    }
-    for (uint32_t i = 0; i < t->n_objs[SIM_RES_FLOATING_IP] && !rc; i++) {
-        struct sim_floating_ip *f = (struct sim_floating_ip *)t->objs[SIM_RES_FLOATING_IP][i];
-        struct sim_device *r = fip_router(f);
-        if (r)
-            rc = push((void ***)&r->fips, &r->n_fips, &r->cap_fips, f);
-    }
-    /* Routes: every route of a router (explicit, then implicit), longest
-     * prefix first, grouped by exact destination (route_groups[k] heads the
-     * chain of routes sharing one dst, lowest weight first), and the
-     * router's LPM maps each dst to its group index. */
-    for (uint32_t i = 0; i < t->n_objs[SIM_RES_ROUTE] && !rc; i++) {
-        struct sim_route *r = (struct sim_route *)t->objs[SIM_RES_ROUTE][i];
-        if (r->router)
-            rc = push((void ***)&r->router->route_groups, &r->router->n_route_groups,
-                      &r->router->cap_route_groups, r);
-    }
-    for (uint32_t i = 0; i < t->n_objs[SIM_RES_ROUTER] && !rc; i++)
-        rc = group_routes(t, (struct sim_device *)t->objs[SIM_RES_ROUTER][i]);
-    return rc;
 }

@@ -40,4 +40,25 @@ int topo_canonical(const struct sim_topo *t, enum sim_res_type type, const json_
 void topo_foreach_ref(enum sim_res_type type, const json_t *doc,
                       void (*fn)(const char *field, const char *id, bool soft, void *arg), void *arg);
 
+/* topo_derive.c: the lists that span resources. A change calls
+ * topo_detach() while the struct still holds the old binding, rebinds, then
+ * topo_attach(); a port change also collects the devices whose floating-IP
+ * placement it may move (topo_affect_port, before and after) and refreshes
+ * those (topo_refresh_fips). topo_rebuild() (sim_impl.h) does everything
+ * for a freshly loaded document. */
+int topo_attach(struct sim_topo *t, struct sim_obj *o);
+void topo_detach(struct sim_topo *t, struct sim_obj *o);
+void topo_derived_free(struct sim_obj *o);
+int topo_route_insert(struct sim_device *router, struct sim_route *r);
+void topo_route_remove(struct sim_device *router, struct sim_route *r);
+
+#define TOPO_AFFECT_MAX 8
+struct topo_affect {
+    const void *dev[TOPO_AFFECT_MAX];    /* struct sim_device */
+    const void *port[TOPO_AFFECT_MAX];   /* struct sim_port */
+    uint32_t n_dev, n_port;
+};
+void topo_affect_port(struct topo_affect *a, const struct sim_port *p);
+int topo_refresh_fips(struct sim_topo *t, const struct topo_affect *a);
+
 #endif
