@@ -85,6 +85,13 @@ int sim_topo_resolve(const struct sim_topo *t, enum sim_res_type type, const cha
 
 /* --- state -------------------------------------------------------------- */
 
+/* Learned state: MAC tables, ARP caches (owned by the state) and the
+ * conntrack/NAT tables. 'nat' is the caller's (it outlives the state and is
+ * not freed with it); NULL makes the state create tables with nat/'s
+ * default configuration and destroy them with it (the offline trace and
+ * tests). A state follows one topology: when the topology's revision
+ * changes, indexes are rebuilt and learned entries naming removed devices
+ * or ports are dropped at the next simulation. 0 or -ENOMEM. */
 int sim_state_create(struct sim_state **out, struct nat_tables *nat);
 void sim_state_destroy(struct sim_state *s);
 
@@ -117,6 +124,20 @@ struct sim_pkt {
     uint32_t arp_spa, arp_tpa;
 };
 
+/* How the engine sums up all copies of a packet (floods make several):
+ * REPLY / PENDING as soon as the topology generated an answer (an ARP or
+ * echo reply, an ICMP error) or an ARP request, whatever became of other
+ * copies; outputs then hold where the answer went (possibly none, if it was
+ * dropped on its way; the hops say why). Otherwise FORWARD if any copy left
+ * through an exterior port, CONSUME if a device took it (a router's own
+ * address, an ARP reply), else DROP with the first copy's reason:
+ *   "no such port", "admin down", "loop", "chain loop", "rule drop",
+ *   "rule reject", "snat ports exhausted", "dnat ports exhausted",
+ *   "nat table full", "nat error", "blackhole route", "reject route",
+ *   "no route", "ttl exceeded",
+ *   "port not bound", "hairpin", "not addressed to router", "not ip",
+ *   "no ports" (the last three: a frame for another MAC reaching a router,
+ *   a non-IPv4 non-ARP frame at a router, a flood with nowhere to go). */
 enum sim_verdict { SIM_FORWARD, SIM_DROP, SIM_CONSUME, SIM_REPLY, SIM_PENDING };
 const char *sim_verdict_name(enum sim_verdict v);   /* "forward", "drop", ... */
 
@@ -148,6 +169,13 @@ enum sim_tag_kind {
     SIM_TAG_MAC, SIM_TAG_ARP, SIM_TAG_STATE, SIM_TAG_ROUTER_TABLE, SIM_TAG_GROUP,
 };
 uint64_t sim_tag(enum sim_tag_kind kind, const struct sim_id *id, uint64_t key);
+/* The SIM_TAG_STATE tag of conntrack/NAT state, by a tuple (nat/nat.h)
+ * naming it: a conntrack entry by its committed forward tuple, a NAT binding
+ * by its original tuple and by its reply tuple. A result carries the tag of
+ * every such tuple the simulation looked up, found or not; so when state is
+ * created or expires, invalidate the tags of all its tuples. */
+struct nat_tuple;
+uint64_t sim_tag_state(const struct nat_tuple *t);
 
 /* Result of one simulation. Arrays grow on demand and are reused across
  * calls (sim_result_reset), so steady-state simulation does not allocate. */
