@@ -59,6 +59,7 @@ That was the Rampart control plane: REST API (api/), SQLite store (store/),
 topology validation (sim/), rampartctl (cli/). Try it yourself:
   build/rel/rampart-api -c CONFIG        (see docs/api.md)
   rampartctl --help
-Not in this tree yet: the flow simulator engine, packet I/O, the agent and
-the BGP gateway (docs/architecture.md, "State of the tree").
+The flow simulator engine (sim/) is in the tree with its unit tests, but
+not its JSON trace front end yet; packet I/O, the agent and the BGP gateway
+are not here yet (docs/architecture.md, "State of the tree").
 MSG
