@@ -179,27 +179,32 @@ int nat_ct_update(struct nat_tables *t, const struct nat_tuple *tuple, uint8_t t
 /* --- NAT bindings --------------------------------------------------------------------- */
 
 /* The binding of an original tuple (the packet as it reached the NAT rule),
- * refreshed. 0 or -ENOENT. */
+ * refreshed. 0, -ENOENT, or -EINVAL (not a kind). */
 int nat_lookup(struct nat_tables *t, enum nat_kind kind, const struct nat_tuple *orig, uint64_t now_ns,
                struct nat_binding *out);
 /* Pick a translated (address, port) from the targets and install the
  * binding under both its original tuple and its reply tuple. The reply
  * tuple (remote -> translated) is unique per (zone, proto): a port may be
  * reused towards another remote address or port. SNAT: the address is
- * chosen by a hash of the source address (one inside host keeps one public
- * address), the port from blocks leased through the allocator, starting at
- * a random place, probing at most NAT_MAX_PROBES ports. DNAT: the address
+ * chosen by a keyed hash of the source address (one inside host keeps one
+ * public address; up to 4 addresses are tried), the port from blocks leased
+ * through the allocator: first a block with a port no binding uses, else
+ * any leased port still free towards this remote (from a random one), else
+ * a new block; at most NAT_MAX_PROBES probes in all. DNAT: the address
  * likewise, the port from the target range directly (no blocks: the
- * translated side is not shared between hosts).
+ * translated side is not shared between hosts), the original port if it
+ * lies in the range. Protocols without ports (GRE, ...) get an address-only
+ * binding (port 0), unique per remote address.
  * 0 and *out (out->ref names the new entry: report it to the daemon);
  * -EEXIST: orig already has a binding (*out is it); -EADDRNOTAVAIL: no
- * port could be found ("snat ports exhausted", counted); -ENOSPC: the pool
- * is full (counted); -EINVAL: no targets, a static target, or an empty or
- * reversed range. */
+ * port could be found ("snat ports exhausted", counted); -ENOSPC: the
+ * binding pool or the port-pool table (max_pools) is full (counted);
+ * -EINVAL: no targets, a static target, a reversed range, protocol 0. */
 int nat_allocate(struct nat_tables *t, enum nat_kind kind, const struct nat_tuple *orig,
                  const struct nat_target *targets, unsigned n_targets, uint64_t now_ns, struct nat_binding *out);
 /* The binding a reply tuple (remote -> translated) belongs to, refreshed:
- * *out holds the original address and port to restore. 0 or -ENOENT. */
+ * *out holds the original address and port to restore. 0, -ENOENT, or
+ * -EINVAL (not a kind). */
 int nat_reverse_lookup(struct nat_tables *t, enum nat_kind kind, const struct nat_tuple *reply, uint64_t now_ns,
                        struct nat_binding *out);
 
@@ -217,7 +222,14 @@ int nat_static_map(rp_be32 base, const struct nat_target *targets, unsigned n_ta
  * refs (expired entries) are skipped. */
 unsigned nat_touch_burst(struct nat_tables *t, const struct nat_state_ref *refs, const uint8_t *tcp_flags,
                          unsigned n, uint64_t now_ns);
-/* Is this ref still live? */
+/* One ref (tcp_flags 0: none). */
+static inline bool nat_touch(struct nat_tables *t, const struct nat_state_ref *ref, uint8_t tcp_flags,
+                             uint64_t now_ns)
+{
+    return nat_touch_burst(t, ref, &tcp_flags, 1, now_ns) == 1;
+}
+/* Does this ref still name its entry? (An entry idle past its timeout
+ * stays until the sweep or a lookup meets it; nat_touch_burst refuses it.) */
 bool nat_ref_valid(const struct nat_tables *t, const struct nat_state_ref *ref);
 
 /* Remove entries idle past their timeout, examining at most max_work pool
@@ -240,7 +252,8 @@ struct nat_stats {
 void nat_get_stats(const struct nat_tables *t, struct nat_stats *out);
 
 /* Bytes held, hash tables included: ct_bytes / ct_capacity is the cost of
- * one conntrack entry at full pool (likewise NAT). */
+ * one conntrack entry at full pool (likewise NAT). pool_bytes: the SNAT port
+ * pools touched so far (about 4.4 KiB per (zone, public address)). */
 struct nat_memory {
     size_t ct_bytes, nat_bytes, pool_bytes, total_bytes;
     uint32_t ct_capacity, nat_capacity;

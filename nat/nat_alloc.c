@@ -42,9 +42,10 @@ int nat_pools_init(struct nat_tables *t)
         t->pools = NULL;
         return rc;
     }
-    for (uint32_t i = 0; i < n; i++)
-        t->pools[i].next_free = i + 1 < n ? i + 1 : HTAB_NONE;
-    t->pool_free = 0;
+    /* Pools are 4 KiB each and most tables use few: hand out slots from a
+     * high-water mark so that unused ones are never touched. */
+    t->pool_free = HTAB_NONE;
+    t->pool_hwm = 0;
     return 0;
 }
 
@@ -70,7 +71,7 @@ void nat_pools_fini(struct nat_tables *t)
     if (t->pools) {
         /* Blocks go back to the allocator: a store-backed one must not keep
          * them leased for a host whose tables are gone. */
-        for (uint32_t i = 0; i < t->cfg.max_pools; i++) {
+        for (uint32_t i = 0; i < t->pool_hwm; i++) {
             struct nat_pool *p = &t->pools[i];
 
             for (uint32_t w = 0; p->live && w < NAT_POOL_WORDS; w++)
@@ -102,13 +103,16 @@ static int pool_get(struct nat_tables *t, uint64_t zone, rp_be32 addr, uint64_t 
         *out = i;
         return 0;
     }
-    i = t->pool_free;
+    i = t->pool_free != HTAB_NONE ? t->pool_free : t->pool_hwm < t->cfg.max_pools ? t->pool_hwm : HTAB_NONE;
     if (i == HTAB_NONE || htab_insert(t->pool_idx, pool_hash(zone, addr), i) < 0) {
         t->st.nat_full++;
         return -ENOSPC;
     }
     p = &t->pools[i];
-    t->pool_free = p->next_free;
+    if (i == t->pool_free)
+        t->pool_free = p->next_free;
+    else
+        t->pool_hwm++;
     memset(p, 0, sizeof(*p));
     p->zone = zone;
     p->addr = addr;
@@ -161,13 +165,17 @@ void nat_pool_unbind(struct nat_tables *t, uint32_t pool, uint16_t port)
 unsigned nat_pools_sweep_some(struct nat_tables *t, uint64_t now_ns, unsigned *work)
 {
     uint64_t hold = (uint64_t)t->cfg.block_hold_s * 1000000000ull;
-    uint32_t n = t->cfg.max_pools, i = (uint32_t)t->pool_cursor;
+    uint32_t n = t->pool_hwm, i = (uint32_t)t->pool_cursor;
     unsigned released = 0;
 
     /* Free slots cost (almost) nothing: the work is the live pools' blocks,
      * and one call walks the pool array at most once. */
     for (uint32_t seen = 0; seen < n && *work > 0 && t->pool_live > 0; seen++) {
-        struct nat_pool *p = &t->pools[i];
+        struct nat_pool *p;
+
+        if (i >= n)
+            i = 0;
+        p = &t->pools[i];
 
         if (p->live && now_ns >= p->last_sweep_ns + hold) {
             uint32_t cost = 1 + p->n_leased;   /* at most 1 + NAT_POOL_BLOCKS */

@@ -108,7 +108,7 @@ struct nat_tables {
 
     struct nat_pool *pools;
     struct htab *pool_idx;
-    uint32_t pool_free, pool_live;
+    uint32_t pool_free, pool_live, pool_hwm;
 
     const struct nat_block_allocator_ops *alloc_ops;
     void *alloc_ctx;

@@ -370,6 +370,18 @@ int nat_reverse_lookup(struct nat_tables *t, enum nat_kind kind, const struct na
 
 /* --- references, expiry, accounting ---------------------------------------------- */
 
+#define NAT_TOUCH_AHEAD 16
+
+static inline void nat_prefetch_ref(const struct nat_tables *t, const struct nat_state_ref *r)
+{
+    if (r->type == NAT_STATE_CT) {
+        if (r->idx < t->cfg.max_conntrack)
+            __builtin_prefetch(&t->ct[r->idx], 1);
+    } else if (r->idx < t->cfg.max_nat) {
+        __builtin_prefetch(&t->nat[r->idx], 1);
+    }
+}
+
 static bool nat_touch_one(struct nat_tables *t, const struct nat_state_ref *r, uint8_t flags, uint64_t now_ns)
 {
     struct nat_entry *e;
@@ -393,8 +405,14 @@ unsigned nat_touch_burst(struct nat_tables *t, const struct nat_state_ref *refs,
 {
     unsigned live = 0;
 
-    for (unsigned i = 0; i < n; i++)
+    /* Entries of a burst are scattered over the pools: fetch a few ahead. */
+    for (unsigned i = 0; i < n && i < NAT_TOUCH_AHEAD; i++)
+        nat_prefetch_ref(t, &refs[i]);
+    for (unsigned i = 0; i < n; i++) {
+        if (i + NAT_TOUCH_AHEAD < n)
+            nat_prefetch_ref(t, &refs[i + NAT_TOUCH_AHEAD]);
         live += nat_touch_one(t, &refs[i], tcp_flags ? tcp_flags[i] : 0, now_ns);
+    }
     return live;
 }
 
@@ -455,6 +473,7 @@ void nat_get_memory(const struct nat_tables *t, struct nat_memory *out)
     out->nat_capacity = t->cfg.max_nat;
     out->ct_bytes = (size_t)t->cfg.max_conntrack * sizeof(struct ct_entry) + htab_memory(t->ct_idx);
     out->nat_bytes = (size_t)t->cfg.max_nat * sizeof(struct nat_entry) + htab_memory(t->nat_idx);
-    out->pool_bytes = (size_t)t->cfg.max_pools * sizeof(struct nat_pool) + htab_memory(t->pool_idx);
+    /* Pool slots are touched only up to their high-water mark. */
+    out->pool_bytes = (size_t)t->pool_hwm * sizeof(struct nat_pool) + htab_memory(t->pool_idx);
     out->total_bytes = sizeof(*t) + out->ct_bytes + out->nat_bytes + out->pool_bytes;
 }
