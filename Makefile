@@ -19,16 +19,19 @@ FUZZ_SECONDS ?= 60
 FUZZ_CC   ?= clang
 
 # Modules from the bottom of the dependency order up (design.md section 5).
-MODULES   := lib nat sim store api cli
+MODULES   := lib nat sim tunnel datapath store api agent cli
 # What each module may link against (itself first).
 LINK_lib  := lib
 LINK_nat  := nat lib
 LINK_sim  := sim nat lib
+LINK_tunnel := tunnel lib
+LINK_datapath := datapath tunnel sim nat lib
 LINK_store := store lib
 LINK_api  := api sim store nat lib
+LINK_agent := agent datapath tunnel sim nat lib
 LINK_cli  := cli sim nat lib
 
-PKGS      := jansson sqlite3 libconfig libevent
+PKGS      := jansson sqlite3 libconfig libevent libxdp libbpf
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 
@@ -42,12 +45,16 @@ LDLIBS      := $(PKG_LIBS) -lzookeeper_mt -lm -lpthread
 TEST_LDLIBS := $(LDLIBS) -lcmocka
 
 # --- sources --------------------------------------------------------------
-mod_srcs   = $(filter-out $(1)/main_%.c,$(wildcard $(1)/*.c))
+mod_srcs   = $(filter-out $(1)/main_%.c $(1)/%.bpf.c,$(wildcard $(1)/*.c))
+# XDP programs (datapath/*.bpf.c) are compiled for BPF and embedded as bytes.
+BPF_SRCS   := $(wildcard datapath/*.bpf.c)
+BPF_GEN    := $(patsubst datapath/%.bpf.c,build/gen/%_bpf.c,$(BPF_SRCS))
 ALL_MOD_SRCS := $(foreach m,$(MODULES),$(call mod_srcs,$(m)))
 UNIT_SRCS  := $(wildcard tests/unit/test_*.c)
 FUZZ_SRCS  := $(wildcard tests/fuzz/fuzz_*.c)
 BENCH_SRCS := $(wildcard bench/bench_*.c)
-BINS       := build/rel/rampartctl build/rel/rampart-api
+BINS       := build/rel/rampartctl build/rel/rampart-api \
+              $(if $(wildcard agent/main_rampart_agent.c),build/rel/rampart-agent)
 
 # A test or bench named test_<module>... links that module and what it
 # depends on; anything else links lib only.
@@ -66,11 +73,25 @@ build/asan/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(ASAN_CFLAGS) -c $< -o $@
 
+# A module's generated sources (only datapath has some: its XDP objects).
+gen_objs = $(if $(filter datapath,$(1)),$(patsubst build/gen/%.c,build/$(2)/gen/%.o,$(BPF_GEN)))
+build/gen/%_bpf.o: datapath/%.bpf.c
+	@mkdir -p $(dir $@)
+	clang -O2 -g -target bpf -I/usr/include/x86_64-linux-gnu -I. -c $< -o $@
+build/gen/%_bpf.c: build/gen/%_bpf.o scripts/embed.sh
+	scripts/embed.sh $< $(subst -,_,$*)_bpf_obj >$@
+build/rel/gen/%_bpf.o: build/gen/%_bpf.c
+	@mkdir -p $(dir $@)
+	$(CC) -c $< -o $@
+build/asan/gen/%_bpf.o: build/gen/%_bpf.c
+	@mkdir -p $(dir $@)
+	$(CC) -c $< -o $@
+
 define archive_rule
-build/rel/lib$(1).a: $$(patsubst %.c,build/rel/%.o,$$(call mod_srcs,$(1)))
+build/rel/lib$(1).a: $$(patsubst %.c,build/rel/%.o,$$(call mod_srcs,$(1))) $$(call gen_objs,$(1),rel)
 	@mkdir -p $$(dir $$@)
 	rm -f $$@ && ar rcs $$@ $$^
-build/asan/lib$(1).a: $$(patsubst %.c,build/asan/%.o,$$(call mod_srcs,$(1)))
+build/asan/lib$(1).a: $$(patsubst %.c,build/asan/%.o,$$(call mod_srcs,$(1))) $$(call gen_objs,$(1),asan)
 	@mkdir -p $$(dir $$@)
 	rm -f $$@ && ar rcs $$@ $$^
 endef
@@ -94,6 +115,11 @@ build/rel/rampart-api: build/rel/api/main_rampart_api.o build/rel/gen/openapi.o 
 build/asan/rampart-api: build/asan/api/main_rampart_api.o build/asan/gen/openapi.o $(call archives,asan,api)
 	$(CC) $(ASAN_CFLAGS) $^ -o $@ $(LDLIBS)
 
+build/rel/rampart-agent: build/rel/agent/main_rampart_agent.o $(call archives,rel,agent)
+	$(CC) $(REL_CFLAGS) $^ -o $@ $(LDLIBS)
+build/asan/rampart-agent: build/asan/agent/main_rampart_agent.o $(call archives,asan,agent)
+	$(CC) $(ASAN_CFLAGS) $^ -o $@ $(LDLIBS)
+
 # --- unit tests (ASan + UBSan) --------------------------------------------------
 UNIT_BINS := $(patsubst tests/unit/%.c,build/asan/tests/%,$(UNIT_SRCS))
 define unit_rule
@@ -102,7 +128,8 @@ build/asan/tests/$(1): build/asan/tests/unit/$(1).o $$(call archives,asan,$(pats
 endef
 $(foreach t,$(patsubst tests/unit/%.c,%,$(UNIT_SRCS)),$(eval $(call unit_rule,$(t))))
 
-unit-tests: $(UNIT_BINS) build/asan/rampartctl build/asan/rampart-api
+unit-tests: $(UNIT_BINS) build/asan/rampartctl build/asan/rampart-api \
+            $(if $(wildcard agent/main_rampart_agent.c),build/asan/rampart-agent)
 integration-tests: all
 
 test: deps
@@ -132,9 +159,9 @@ bench: deps
 FUZZ_CFLAGS := -std=c11 -D_GNU_SOURCE -DTHREADED -I. $(PKG_CFLAGS) -g -O1 \
                -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined
 FUZZ_BINS := $(patsubst tests/fuzz/%.c,build/fuzz/%,$(FUZZ_SRCS))
-build/fuzz/%: tests/fuzz/%.c $(ALL_MOD_SRCS) build/gen/openapi.c
+build/fuzz/%: tests/fuzz/%.c $(ALL_MOD_SRCS) build/gen/openapi.c $(BPF_GEN)
 	@mkdir -p $(dir $@)
-	$(FUZZ_CC) $(FUZZ_CFLAGS) $< $(ALL_MOD_SRCS) build/gen/openapi.c -o $@ $(LDLIBS)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) $< $(ALL_MOD_SRCS) build/gen/openapi.c $(BPF_GEN) -o $@ $(LDLIBS)
 
 fuzz: deps $(FUZZ_BINS)
 	scripts/run-fuzz.sh $(FUZZ_SECONDS) $(FUZZ_BINS)

@@ -413,7 +413,7 @@ void api_handle_trace(struct api_server *srv, struct evhttp_request *req)
     if (!body)
         return;
     if (sim_trace_json(srv->topo, srv->state, body, api_now_ns(), &resp, &err) < 0)
-        api_reply_error(srv, req, err.code == -ENOSYS ? 501 : 400, err.msg[0] ? err.msg : "bad trace request",
+        api_reply_error(srv, req, err.code == -ENOMEM ? 500 : 400, err.msg[0] ? err.msg : "bad trace request",
                         err.field);
     else
         api_reply_json(srv, req, 200, resp);

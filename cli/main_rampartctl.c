@@ -4,7 +4,8 @@
  *   rampartctl [--api URL] [--token T] [--json] COMMAND ...
  *   rampartctl router list | show REF | create --name r1 [--FIELD VALUE ...] | update REF --FIELD VALUE ...
  *              | delete REF          (likewise every resource type)
- *   rampartctl export | import FILE | status | watch [--since REV] | trace REQUEST|-
+ *   rampartctl export | import FILE | status | watch [--since REV]
+ *   rampartctl trace [--topology FILE] [REQUEST|-]
  *
  * The API address and token come from the flags, else RAMPART_API and
  * RAMPART_TOKEN, else ~/.config/rampart/api and ~/.config/rampart/token, else
@@ -12,6 +13,7 @@
  * 2 usage.
  */
 #include "cli/cli.h"
+#include "sim/sim.h"
 
 #include <errno.h>
 #include <jansson.h>
@@ -46,7 +48,10 @@ static int usage(void)
             "  import FILE|-                     replace the whole topology\n"
             "  status                            API and store status\n"
             "  watch [--since REV]               stream changes as JSON lines\n"
-            "  trace REQUEST|-                   trace packets on the live topology\n"
+            "  trace [--topology FILE] [REQUEST|-]\n"
+            "                                    trace packets (api-model.md \"Trace\") on the live\n"
+            "                                    topology, or offline on an export document;\n"
+            "                                    the request from a file or standard input\n"
             "TYPE is one of:");
     for (size_t i = 0; i < N_TYPES; i++)
         fprintf(stderr, " %s", types[i].noun);
@@ -296,6 +301,129 @@ static int cmd_resource(const struct cli_conn *c, const char *coll, int argc, ch
     return usage();
 }
 
+static json_t *read_json(const char *path)
+{
+    char *text = read_all(path);
+    json_error_t jerr;
+    json_t *doc = text ? json_loads(text, 0, &jerr) : NULL;
+
+    if (!text)
+        fprintf(stderr, "rampartctl: %s: cannot read\n", path);
+    else if (!doc)
+        fprintf(stderr, "rampartctl: %s: not JSON: %s (line %d)\n", path, jerr.text, jerr.line);
+    free(text);
+    return doc;
+}
+
+/* Print a trace answer: JSON for scripts, hop by hop for people. */
+static void print_trace(const struct sim_topo *t, const json_t *request, const json_t *response)
+{
+    if (json_out) {
+        char *s = json_dumps(response, JSON_INDENT(2));
+        printf("%s\n", s ? s : "{}");
+        free(s);
+    } else {
+        sim_trace_print(t, request, response, stdout);
+    }
+}
+
+/* Offline: the whole simulation runs here, on an export document. */
+static int trace_offline(const char *topo_path, json_t *request)
+{
+    struct sim_topo *t = NULL;
+    struct sim_state *s = NULL;
+    struct sim_error err;
+    json_t *response = NULL;
+    int rc = 1;
+
+    if (sim_topo_create(&t) < 0 || sim_state_create(&s, NULL) < 0) {
+        fprintf(stderr, "rampartctl: out of memory\n");
+        goto out;
+    }
+    if (sim_topo_load_file(t, topo_path, &err) < 0) {
+        fprintf(stderr, "rampartctl: %s: %s\n", topo_path, err.msg);
+        goto out;
+    }
+    if (sim_trace_json(t, s, request, 0, &response, &err) < 0) {
+        fprintf(stderr, "rampartctl: trace: %s\n", err.msg);
+        goto out;
+    }
+    print_trace(t, request, response);
+    rc = 0;
+out:
+    json_decref(response);
+    sim_state_destroy(s);
+    sim_topo_destroy(t);
+    return rc;
+}
+
+/* Live: the API simulates on its topology and state; for the readable form
+ * the topology is fetched too, to show names. */
+static int trace_live(const struct cli_conn *c, json_t *request)
+{
+    char *text = json_dumps(request, JSON_COMPACT);
+    struct cli_reply r, x;
+    struct sim_topo *t = NULL;
+    json_t *response = NULL;
+    int rc;
+
+    if (!text)
+        return 1;
+    rc = cli_request(c, "POST", "/v1/trace", text, &r);
+    free(text);
+    if (rc < 0 || r.status != 200) {
+        rc = report(&r, false);
+        cli_reply_free(&r);
+        return rc ? rc : 1;
+    }
+    response = json_loads(r.body, 0, NULL);
+    cli_reply_free(&r);
+    if (!response) {
+        fprintf(stderr, "rampartctl: the server's trace answer is not JSON\n");
+        return 1;
+    }
+    if (!json_out && cli_request(c, "GET", "/v1/export", NULL, &x) == 0 && x.status == 200) {
+        json_t *doc = json_loads(x.body, 0, NULL);
+        struct sim_error err;
+        if (doc && sim_topo_create(&t) == 0 && sim_topo_load(t, doc, &err) < 0) {
+            sim_topo_destroy(t);   /* names are a nicety; ids still print */
+            t = NULL;
+        }
+        json_decref(doc);
+        cli_reply_free(&x);
+    }
+    print_trace(t, request, response);
+    sim_topo_destroy(t);
+    json_decref(response);
+    return 0;
+}
+
+static int cmd_trace(const struct cli_conn *c, int argc, char **argv)
+{
+    const char *topo = NULL, *req_path = "-";
+    json_t *request;
+    int rc;
+
+    for (int i = 0; i < argc; i++) {
+        if (!strcmp(argv[i], "--topology") && i + 1 < argc)
+            topo = argv[++i];
+        else if (!strcmp(argv[i], "--json"))
+            json_out = true;
+        else if (argv[i][0] == '-' && argv[i][1])
+            return usage();
+        else if (i == argc - 1)
+            req_path = argv[i];
+        else
+            return usage();
+    }
+    request = read_json(req_path);
+    if (!request)
+        return 1;
+    rc = topo ? trace_offline(topo, request) : trace_live(c, request);
+    json_decref(request);
+    return rc;
+}
+
 static int print_line(const char *line, void *arg)
 {
     (void)arg;
@@ -356,7 +484,9 @@ int main(int argc, char **argv)
         cli_reply_free(&r);
         return rc;
     }
-    if ((!strcmp(cmd, "import") || !strcmp(cmd, "trace")) && rest == 1) {
+    if (!strcmp(cmd, "trace"))
+        return cmd_trace(&c, rest, rv);
+    if (!strcmp(cmd, "import") && rest == 1) {
         char *text = read_all(rv[0]);
         json_t *doc = text ? json_loads(text, 0, NULL) : NULL;
         free(text);
@@ -364,7 +494,7 @@ int main(int argc, char **argv)
             fprintf(stderr, "rampartctl: %s: cannot read a JSON document\n", rv[0]);
             return 1;
         }
-        return post_json(&c, "POST", !strcmp(cmd, "import") ? "/v1/import" : "/v1/trace", doc, false);
+        return post_json(&c, "POST", "/v1/import", doc, false);
     }
     if (!strcmp(cmd, "watch") && (rest == 0 || (rest == 2 && !strcmp(rv[0], "--since")))) {
         char path[64], err[256];

@@ -172,8 +172,36 @@ try:
     c.check("import with a dangling reference -> 400", st == 400 and "error" in got, (st, got))
     c.check("rejected import left the store exactly as it was", api.get("/v1/export")[1] == exp)
 
-    # POST /v1/trace is routed and authenticated (see the auth checks above);
-    # its simulation tests belong with the simulator engine (issue 4).
+    # --- trace on the live topology and state ------------------------------------------------
+    out = {"in_port": "web2", "packets": [{"ip_src": "10.1.0.11", "ip_dst": "203.0.113.7", "proto": "tcp",
+                                           "src_port": 40000, "dst_port": 80, "tcp_flags": "S"}]}
+    st, got = api.post("/v1/trace", out)
+    r0 = (got.get("results") or [{}])[0] if st == 200 else {}
+    o0 = (r0.get("outputs") or [{}])[0]
+    pkt = o0.get("packet", {})
+    uplink = next(p for p in cloud["ports"] if p["name"] == "uplink-a")
+    c.check("trace VM -> internet: forward out the uplink, source translated by SNAT",
+            st == 200 and r0.get("result") == "forward" and o0.get("port") == uplink["id"]
+            and pkt.get("ip_src") == "100.64.10.2" and pkt.get("ttl") == 62
+            and any("snat 10.1.0.11:40000 -> 100.64.10.2:" in h.get("note", "") for h in r0.get("hops", []))
+            and r0.get("flow", {}).get("tags"), (st, got))
+    back = {"in_port": "uplink-a", "packets": [{
+        "eth_src": "02:99:00:00:00:01", "ip_src": "203.0.113.7", "ip_dst": "100.64.10.2", "proto": "tcp",
+        "src_port": 80, "dst_port": pkt.get("src_port", 1), "tcp_flags": "SA"}]}
+    st, got = api.post("/v1/trace", back)
+    r1 = (got.get("results") or [{}])[0] if st == 200 else {}
+    p1 = ((r1.get("outputs") or [{}])[0]).get("packet", {})
+    web2 = next(p for p in cloud["ports"] if p["name"] == "web2")
+    c.check("trace of the return in a second request: the NAT state of the first is live, reply reaches web2",
+            st == 200 and r1.get("result") == "forward" and r1["outputs"][0].get("port") == web2["id"]
+            and p1.get("ip_dst") == "10.1.0.11" and p1.get("dst_port") == 40000, (st, got))
+    st, got = api.post("/v1/trace", {"in_port": "nope", "packets": [{"ip_dst": "10.1.0.10"}]})
+    c.check("trace from an unknown port -> 400 naming in_port", st == 400 and got.get("field") == "in_port", (st, got))
+    st, got = api.post("/v1/trace", {"in_port": "web2", "packets": [{"ip_dst": "10.1.0.300"}]})
+    c.check("trace with a bad address -> 400 naming ip_dst", st == 400 and got.get("field") == "ip_dst"
+            and "packets[0]" in got.get("error", ""), (st, got))
+    st, got = api.post("/v1/trace", {"in_port": "web2", "packets": []})
+    c.check("trace with no packets -> 400", st == 400 and got.get("field") == "packets", (st, got))
 
     # --- status, metrics, openapi ------------------------------------------------------------
     st, got = api.get("/v1/status")
