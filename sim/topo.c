@@ -92,7 +92,11 @@ static uint64_t name_hash(enum sim_res_type type, const char *name)
     char buf[SIM_NAME_MAX + 4];
     int n = snprintf(buf, sizeof(buf), "%d/%s", (int)type, name);
 
-    return rp_siphash(buf, (size_t)n);
+    /* A longer name (from a client's reference) is cut: it hashes to the
+     * bucket of its prefix and then fails the full compare. */
+    if (n < 0)
+        n = 0;
+    return rp_siphash(buf, (size_t)n < sizeof(buf) ? (size_t)n : sizeof(buf) - 1);
 }
 
 /* --- container -------------------------------------------------------------------------- */

@@ -15,7 +15,7 @@ static struct sim_topo *example(void)
 {
     struct sim_topo *t;
     struct sim_error err;
-    json_t *d = json_load_file("tests/scenarios/one-tenant.json", 0, NULL);
+    json_t *d = json_load_file("tests/scenarios/topologies/one-tenant.json", 0, NULL);
     assert_non_null(d);
     assert_int_equal(sim_topo_create(&t), 0);
     assert_int_equal(sim_topo_load(t, d, &err), 0);

@@ -15,7 +15,7 @@
 #include <cmocka.h>
 
 /* Tests run from the repository root (scripts/run-tests.sh, make test). */
-#define EXAMPLE "tests/scenarios/one-tenant.json"
+#define EXAMPLE "tests/scenarios/topologies/one-tenant.json"
 
 static json_t *example(void)
 {
@@ -175,6 +175,22 @@ static void assert_consistent(const struct sim_topo *t)
 }
 
 /* --- loading and exporting ------------------------------------------------------- */
+
+/* Found by fuzz_sim_trace: a reference longer than any name once read
+ * past the name hash's buffer. */
+static void test_reference_longer_than_any_name_is_not_found(void **state)
+{
+    (void)state;
+    struct sim_topo *t = loaded_example();
+    struct sim_id id;
+    char ref[300];
+
+    memset(ref, 'w', sizeof(ref) - 1);
+    ref[sizeof(ref) - 1] = 0;
+    assert_int_equal(sim_topo_resolve(t, SIM_RES_PORT, ref, &id), -ENOENT);
+    assert_int_equal(sim_topo_resolve(t, SIM_RES_PORT, "web1", &id), 0);
+    sim_topo_destroy(t);
+}
 
 static void test_example_loads_and_exports_back_equal(void **state)
 {
@@ -1162,6 +1178,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_example_loads_and_exports_back_equal),
+        cmocka_unit_test(test_reference_longer_than_any_name_is_not_found),
         cmocka_unit_test(test_export_of_empty_topology_lists_every_type),
         cmocka_unit_test(test_missing_ids_are_generated_as_uuid_v4_and_refs_by_name_resolve),
         cmocka_unit_test(test_bad_documents_are_refused_naming_resource_and_field),
