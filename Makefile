@@ -73,6 +73,9 @@ build/asan/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(ASAN_CFLAGS) -c $< -o $@
 
+# Keep the generated BPF object and its C form (make would delete intermediates
+# between parallel builds).
+.SECONDARY: $(BPF_GEN) $(patsubst %.c,%.o,$(BPF_GEN))
 # A module's generated sources (only datapath has some: its XDP objects).
 gen_objs = $(if $(filter datapath,$(1)),$(patsubst build/gen/%.c,build/$(2)/gen/%.o,$(BPF_GEN)))
 build/gen/%_bpf.o: datapath/%.bpf.c

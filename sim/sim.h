@@ -83,6 +83,32 @@ uint64_t sim_topo_revision(const struct sim_topo *t);
 /* An id or a name of a resource of 'type' to its id: 0 or -ENOENT. */
 int sim_topo_resolve(const struct sim_topo *t, enum sim_res_type type, const char *ref, struct sim_id *out);
 
+/* --- inventory: what a daemon binds and where it sends ---------------------- */
+
+/* One port as a daemon sees it. */
+struct sim_port_info {
+    struct sim_id id, host;        /* host zero: not an exterior port */
+    char name[64], interface[64];
+    uint32_t tunnel_key;
+    uint32_t host_tunnel_ip;       /* host order; 0 without a host */
+};
+
+int sim_topo_port_info(const struct sim_topo *t, const struct sim_id *port, struct sim_port_info *out);
+/* The port whose tunnel key this is: 0 or -ENOENT. */
+int sim_topo_port_by_key(const struct sim_topo *t, uint32_t tunnel_key, struct sim_port_info *out);
+/* The exterior ports bound to a host, up to max; returns how many there are. */
+unsigned sim_topo_host_ports(const struct sim_topo *t, const struct sim_id *host, struct sim_port_info *out,
+                             unsigned max);
+/* A host's tunnel IP (host order): 0 or -ENOENT. */
+int sim_topo_host_tunnel_ip(const struct sim_topo *t, const struct sim_id *host, uint32_t *ip);
+/* Every host's tunnel IP (host order, non-zero), up to max; returns how many there are. */
+unsigned sim_topo_host_ips(const struct sim_topo *t, uint32_t *ips, unsigned max);
+/* The tunnel IPs of the hosts of every port that shares a stateful port
+ * group with 'port' (design.md: flow state goes there too, so a return
+ * through another gateway of the group finds it), without duplicates, up to
+ * max; returns how many were written. */
+unsigned sim_topo_stateful_peers(const struct sim_topo *t, const struct sim_id *port, uint32_t *ips, unsigned max);
+
 /* --- state -------------------------------------------------------------- */
 
 /* Learned state: MAC tables, ARP caches (owned by the state) and the

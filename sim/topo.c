@@ -69,6 +69,25 @@ bool sim_id_is_zero(const struct sim_id *id)
     return true;
 }
 
+/* A document written by hand names resources and leaves ids out; every
+ * host loading it must still agree on the ids, because tunnel keys and
+ * conntrack zones derive from them. So a named resource without an id gets
+ * one derived from its type and name (a fixed-key hash, marked version 5
+ * like RFC 4122's name-based UUIDs); an unnamed one gets a random id. */
+static void id_from_name(enum sim_res_type type, const char *name, struct sim_id *id)
+{
+    static const uint8_t k0[16] = "rampart-name-id0", k1[16] = "rampart-name-id1";
+    char buf[SIM_NAME_MAX + 4];
+    int n = snprintf(buf, sizeof(buf), "%d/%s", (int)type, name);
+    size_t len = n < 0 ? 0 : (size_t)n < sizeof(buf) ? (size_t)n : sizeof(buf) - 1;
+    uint64_t h0 = rp_siphash_key(k0, buf, len), h1 = rp_siphash_key(k1, buf, len);
+
+    memcpy(id->b, &h0, 8);
+    memcpy(id->b + 8, &h1, 8);
+    id->b[6] = (uint8_t)((id->b[6] & 0x0f) | 0x50);   /* version 5: from a name */
+    id->b[8] = (uint8_t)((id->b[8] & 0x3f) | 0x80);   /* RFC 4122 variant */
+}
+
 static void id_generate(struct sim_id *id)
 {
     size_t got = 0;
@@ -891,7 +910,9 @@ static int load_into(struct sim_topo *n, const json_t *doc, struct sim_error *er
                 return fail_at(err, ty, i, NULL, NULL, -EINVAL, "must be a JSON object");
             if (idj && (!json_is_string(idj) || sim_id_parse(json_string_value(idj), &id) < 0))
                 return fail_at(err, ty, i, NULL, "id", -EINVAL, "id: must be a UUID");
-            if (!idj)
+            if (!idj && json_is_string(nm) && json_string_length(nm) && json_string_length(nm) < SIM_NAME_MAX)
+                id_from_name(ty, json_string_value(nm), &id);
+            else if (!idj)
                 id_generate(&id);
             sim_id_format(&id, ids);
             if (find_any(n, ids))

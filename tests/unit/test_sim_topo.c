@@ -240,16 +240,28 @@ static void test_export_of_empty_topology_lists_every_type(void **state)
 static void test_missing_ids_are_generated_as_uuid_v4_and_refs_by_name_resolve(void **state)
 {
     (void)state;
-    json_t *doc = json_pack("{s:[{s:s}], s:[{s:s, s:s, s:[s]}]}", "bridges", "name", "b", "ports", "name", "p",
-                            "device", "b", "fixed_ips", "10.0.0.9");
-    struct sim_topo *t = loaded(doc);
+    json_t *doc = json_pack("{s:[{s:s}], s:[{s:s, s:s, s:[s]}, {s:s, s:[s]}]}", "bridges", "name", "b", "ports",
+                            "name", "p", "device", "b", "fixed_ips", "10.0.0.9", "device", "b", "fixed_ips",
+                            "10.0.0.8");
+    struct sim_topo *t = loaded(doc), *t2 = loaded(doc);
     struct sim_port *p = obj(t, SIM_RES_PORT, "p");
     struct sim_device *b = obj(t, SIM_RES_BRIDGE, "b");
     char id[37];
 
+    /* named: derived from type and name, the same on every load (every
+     * host reading a hand-written document agrees on ids and tunnel keys) */
     assert_false(sim_id_is_zero(&p->obj.id));
-    assert_int_equal(p->obj.id.b[6] >> 4, 4);
+    assert_int_equal(p->obj.id.b[6] >> 4, 5);
     assert_int_equal(p->obj.id.b[8] & 0xc0, 0x80);
+    struct sim_port *p2 = obj(t2, SIM_RES_PORT, "p");
+    assert_memory_equal(&p->obj.id, &p2->obj.id, sizeof(p->obj.id));
+    assert_int_equal(p->tunnel_key, p2->tunnel_key);
+    /* unnamed: random, version 4 */
+    const struct sim_port *u = (const struct sim_port *)t->objs[SIM_RES_PORT][1];
+    assert_int_equal(u->obj.id.b[6] >> 4, 4);
+    assert_int_equal(u->obj.id.b[8] & 0xc0, 0x80);
+    assert_memory_not_equal(&u->obj.id, &t2->objs[SIM_RES_PORT][1]->id, sizeof(u->obj.id));
+    sim_topo_destroy(t2);
     assert_ptr_equal(p->device, b);
     /* The export refers by id, not by name. */
     json_t *g = sim_topo_get(t, SIM_RES_PORT, &p->obj.id);

@@ -1,0 +1,60 @@
+/*
+ * agent/agent.h: rampart-agent, the compute-host daemon (and the core the
+ * gateway adds uplinks and BGP to).
+ *
+ * It binds every exterior port of the topology whose host is its own to a
+ * local interface (a TAP device it creates, or an existing interface through
+ * AF_PACKET or AF_XDP), forwards their packets through the flow cache,
+ * simulates the first packet of each flow, reaches ports on other hosts
+ * through VXLAN, and pushes NAT and conntrack state to the hosts that may
+ * see the return traffic before the packet it belongs to.
+ *
+ * The topology comes from an export document (api-model.md), reloaded on
+ * SIGHUP; every reload flushes the flow cache, so a change applies to
+ * flows already cached. One thread runs everything.
+ */
+#ifndef RP_AGENT_AGENT_H
+#define RP_AGENT_AGENT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+enum agent_backend { AGENT_BACKEND_AFPACKET, AGENT_BACKEND_XDP };
+
+struct agent_settings {
+    char host[64];              /* host name or id in the topology */
+    char topology[512];         /* export document */
+    uint32_t tunnel_address;    /* host order; 0: the host's tunnel_ip */
+    int64_t tunnel_port;
+    int64_t state_vni;
+    int backend;                /* enum agent_backend */
+    char tap_prefix[32];
+    int64_t flows;
+    int64_t idle_timeout_s, hard_timeout_s;
+    int64_t upcall_budget;      /* first packets simulated per loop turn */
+    int64_t nat_entries;
+    char stats_file[512];
+    int log_level;              /* enum log_level index of "err", "warn", "info", "debug" */
+    bool log_syslog;
+};
+
+/* Read and check a config file; 0, or -EINVAL with err naming the setting. */
+int agent_settings_load(const char *path, struct agent_settings *s, char err[256]);
+
+struct agent;
+
+/* Load the topology, bind the ports and open the tunnel. 0, or a negative
+ * errno with err saying why. */
+int agent_create(const struct agent_settings *s, struct agent **out, char *err, size_t errlen);
+void agent_destroy(struct agent *a);
+
+/* Run until SIGTERM or SIGINT (0) or a fatal error (<0). SIGHUP reloads
+ * the topology; SIGUSR1 writes the stats file at once. */
+int agent_run(struct agent *a);
+
+/* Load the topology file again and rebind: 0, or a negative errno (the
+ * previous topology stays). */
+int agent_reload(struct agent *a);
+
+#endif

@@ -1,0 +1,77 @@
+/*
+ * agent/agent_impl.h: the agent's state, shared by its files. Private.
+ */
+#ifndef RP_AGENT_AGENT_IMPL_H
+#define RP_AGENT_AGENT_IMPL_H
+
+#include "agent/agent.h"
+#include "datapath/dp_actions.h"
+#include "datapath/dp_flow.h"
+#include "datapath/dp_io.h"
+#include "lib/packet.h"
+#include "nat/nat.h"
+#include "sim/sim.h"
+#include "tunnel/tunnel.h"
+
+#define AGENT_MAX_PORTS 256             /* local port numbers 0..255 */
+#define AGENT_TUNNEL_PORT AGENT_MAX_PORTS /* the executor's queue for VXLAN */
+#define AGENT_BURST 32
+#define AGENT_MAX_PEERS 1024
+#define AGENT_TUNNEL_IN_PORT 0xfffffffeu /* flow key in_port of frames entering from a tunnel */
+
+struct agent_port {
+    bool used;
+    struct sim_port_info info;
+    struct dp_port_io *io;
+};
+
+struct agent_counters {
+    uint64_t upcalls, upcall_drops, sim_errors, not_cached;
+    uint64_t generated_sent, state_msgs_sent, state_records_sent, state_records_received, state_bad;
+    uint64_t tunnel_unknown_key, tunnel_delivered, tunnel_ingress;
+    uint64_t malformed[PKT_ERR_COUNT];
+    uint64_t reloads, reload_errors;
+};
+
+struct agent {
+    struct agent_settings cfg;
+    struct sim_topo *topo;
+    struct sim_state *state;
+    struct nat_tables *nat;
+    struct sim_id host_id;
+    uint32_t tunnel_ip;                 /* host order */
+    struct pkt_pool *pool;
+    struct agent_port ports[AGENT_MAX_PORTS];
+    struct tun *tun;
+    struct dp_flow_cache *flows;
+    struct dp_exec *exec;
+    struct sim_result res;
+    struct agent_counters c;
+    int epfd, sigfd;
+    uint64_t now_ns;
+    uint32_t upcalls_this_turn;
+    bool stop;
+};
+
+/* agent.c */
+uint64_t agent_clock_ns(void);
+int agent_port_by_key(const struct agent *a, uint32_t tunnel_key);   /* local port number or -1 */
+
+/* agent_frame.c */
+int agent_pkt_from_frame(const uint8_t *f, uint32_t len, const struct flow_key *k, const struct pkt_layout *l,
+                         struct sim_pkt *p);
+int agent_frame_generated(const uint8_t *f, uint32_t len, const struct pkt_layout *l, const struct sim_pkt *out,
+                          uint8_t *buf, size_t cap);
+int agent_frame_forwarded(const uint8_t *f, uint32_t len, const struct pkt_layout *l, const struct sim_pkt *out,
+                          uint8_t *buf, size_t cap);
+
+/* agent_path.c: the fast path and the upcall */
+void agent_port_rx(struct agent *a, uint32_t port_no);
+void agent_tunnel_rx(struct agent *a);
+void agent_on_state(void *ctx, const struct tun_state_msg *msg);
+void agent_flush(struct agent *a);
+
+/* agent_stats.c */
+int agent_write_stats(const struct agent *a);
+
+#endif
