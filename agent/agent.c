@@ -19,6 +19,7 @@
 #define POOL_BUFS 8192
 #define EV_TUNNEL 0xffffffffu
 #define EV_SIGNAL 0xfffffffeu
+#define EV_FEED 0xfffffffdu
 
 uint64_t agent_clock_ns(void)
 {
@@ -149,36 +150,26 @@ static void sync_peers(struct agent *a)
             tun_peer_add(a->tun, ips[i]);   /* -EEXIST for the ones we know */
 }
 
-/* Read the topology file into a new topology; swap it in only when it loads. */
-static int load_topology(struct agent *a, char *err, size_t errlen)
+/* Swap a loaded topology in. The host must be in it, unless the topology
+ * comes from the API (an empty start, or a host the API has yet to learn
+ * of: then nothing is bound until it appears). */
+static int install_topology(struct agent *a, struct sim_topo *t, char *err, size_t errlen)
 {
-    struct sim_topo *t = NULL;
-    struct sim_error e;
-    struct sim_id host;
-    int rc = sim_topo_create(&t);
+    struct sim_id host = {{0}};
+    struct sim_state *s;
+    int rc = sim_topo_resolve(t, SIM_RES_HOST, a->cfg.host, &host);
 
-    if (rc < 0)
-        return rc;
-    rc = sim_topo_load_file(t, a->cfg.topology, &e);
-    if (rc < 0) {
-        snprintf(err, errlen, "%s: %s", a->cfg.topology, e.msg);
-        sim_topo_destroy(t);
-        return rc;
-    }
-    rc = sim_topo_resolve(t, SIM_RES_HOST, a->cfg.host, &host);
-    if (rc < 0) {
+    if (rc < 0 && !a->cfg.api_url[0]) {
         snprintf(err, errlen, "host: no host '%s' in %s", a->cfg.host, a->cfg.topology);
-        sim_topo_destroy(t);
         return rc;
     }
+    if (rc < 0)
+        log_msg(LOGL_WARN, "host '%s' is not in the topology (yet): no port is bound", a->cfg.host);
     /* The state follows the topology it simulates: a new topology needs a
      * new state view, but NAT and conntrack tables (a->nat) carry over. */
-    struct sim_state *s;
     rc = sim_state_create(&s, a->nat);
-    if (rc < 0) {
-        sim_topo_destroy(t);
+    if (rc < 0)
         return rc;
-    }
     sim_state_destroy(a->state);
     sim_topo_destroy(a->topo);
     a->topo = t;
@@ -187,11 +178,66 @@ static int load_topology(struct agent *a, char *err, size_t errlen)
     return 0;
 }
 
+static int load_topology(struct agent *a, char *err, size_t errlen)
+{
+    struct sim_topo *t = NULL;
+    struct sim_error e;
+    int rc = sim_topo_create(&t);
+
+    if (rc < 0)
+        return rc;
+    rc = sim_topo_load_file(t, a->cfg.topology, &e);
+    if (rc < 0)
+        snprintf(err, errlen, "%s: %s", a->cfg.topology, e.msg);
+    if (rc < 0 || (rc = install_topology(a, t, err, errlen)) < 0)
+        sim_topo_destroy(t);
+    return rc;
+}
+
+int agent_use_document(struct agent *a, const json_t *doc)
+{
+    struct sim_topo *t = NULL;
+    struct sim_error e;
+    char err[512];
+    int rc = sim_topo_create(&t);
+
+    if (rc < 0)
+        return rc;
+    rc = sim_topo_load(t, doc, &e);
+    if (rc < 0)
+        log_msg(LOGL_ERR, "the API's topology is refused: %s", e.msg);
+    if (rc < 0 || (rc = install_topology(a, t, err, sizeof(err))) < 0) {
+        sim_topo_destroy(t);
+        return rc;
+    }
+    dp_flow_flush(a->flows);
+    sync_ports(a, false);
+    sync_peers(a);
+    return 0;
+}
+
+void agent_topology_changed(struct agent *a)
+{
+    struct sim_id host;
+
+    if (sim_topo_resolve(a->topo, SIM_RES_HOST, a->cfg.host, &host) == 0)
+        a->host_id = host;
+    else
+        memset(&a->host_id, 0, sizeof(a->host_id));
+    sync_ports(a, false);
+    sync_peers(a);
+}
+
 int agent_reload(struct agent *a)
 {
     char err[512];
-    int rc = load_topology(a, err, sizeof(err));
+    int rc;
 
+    if (a->feed) {
+        agent_feed_resync(a);   /* the API is the source: fetch it whole again */
+        return 0;
+    }
+    rc = load_topology(a, err, sizeof(err));
     a->c.reloads++;
     if (rc < 0) {
         a->c.reload_errors++;
@@ -229,10 +275,29 @@ int agent_create(const struct agent_settings *cfg, struct agent **out, char *err
         snprintf(err, errlen, "nat tables: %s", strerror(-rc));
         goto fail;
     }
-    if ((rc = load_topology(a, err, errlen)) < 0)
-        goto fail;
+    if ((rc = load_topology(a, err, errlen)) < 0) {
+        if (!cfg->api_url[0])
+            goto fail;
+        /* No usable copy yet (the first start): take the API's now, since
+         * the tunnel address may come from it. */
+        struct sim_topo *t = NULL;
+        struct sim_error e;
+        json_t *doc;
+        log_msg(LOGL_INFO, "no cached topology (%s); fetching it from %s", err, cfg->api_url);
+        doc = agent_feed_fetch(cfg, err, errlen);
+        rc = doc ? sim_topo_create(&t) : -EAGAIN;
+        if (rc == 0 && (rc = sim_topo_load(t, doc, &e)) < 0)
+            snprintf(err, errlen, "the API's topology is refused: %s", e.msg);
+        json_decref(doc);
+        if (rc < 0 || (rc = install_topology(a, t, err, errlen)) < 0) {
+            sim_topo_destroy(t);
+            goto fail;
+        }
+    }
     a->tunnel_ip = cfg->tunnel_address;
-    if (!a->tunnel_ip && sim_topo_host_tunnel_ip(a->topo, &a->host_id, &a->tunnel_ip) == 0 && !a->tunnel_ip) {
+    if (!a->tunnel_ip)
+        sim_topo_host_tunnel_ip(a->topo, &a->host_id, &a->tunnel_ip);
+    if (!a->tunnel_ip) {
         snprintf(err, errlen, "tunnel.address: not set, and host '%s' has no tunnel_ip in the topology",
                  cfg->host);
         rc = -EINVAL;
@@ -288,6 +353,12 @@ int agent_create(const struct agent_settings *cfg, struct agent **out, char *err
     epoll_ctl(a->epfd, EPOLL_CTL_ADD, tun_fd(a->tun), &ev);
     sync_ports(a, false);
     sync_peers(a);
+    if (cfg->api_url[0]) {
+        if ((rc = agent_feed_start(a, err, errlen)) < 0)
+            goto fail;
+        ev.data.u32 = EV_FEED;
+        epoll_ctl(a->epfd, EPOLL_CTL_ADD, agent_feed_fd(a), &ev);
+    }
     *out = a;
     return 0;
 fail:
@@ -299,6 +370,7 @@ void agent_destroy(struct agent *a)
 {
     if (!a)
         return;
+    agent_feed_stop(a);
     for (uint32_t i = 0; i < AGENT_MAX_PORTS; i++)
         if (a->ports[i].used)
             unbind_port(a, i);
@@ -360,6 +432,8 @@ int agent_run(struct agent *a)
                 on_signal(a);
             else if (id == EV_TUNNEL)
                 agent_tunnel_rx(a);
+            else if (id == EV_FEED)
+                agent_feed_drain(a);
             else if (id < AGENT_MAX_PORTS && a->ports[id].used)
                 agent_port_rx(a, id);
         }

@@ -9,9 +9,13 @@
  * through VXLAN, and pushes NAT and conntrack state to the hosts that may
  * see the return traffic before the packet it belongs to.
  *
- * The topology comes from an export document (api-model.md), reloaded on
- * SIGHUP; every reload flushes the flow cache, so a change applies to
- * flows already cached. One thread runs everything.
+ * The topology comes from the API (api_url): a snapshot (GET /v1/export),
+ * then the watch stream; each change invalidates the cached flows that
+ * depend on what it changed. The last snapshot is kept in the topology
+ * file, so the agent starts and keeps forwarding when the API is away, and
+ * resyncs when it is back. Without api_url the topology is the file alone,
+ * reloaded on SIGHUP (which flushes every cached flow). One thread forwards;
+ * a second one only talks to the API and hands what it reads over.
  */
 #ifndef RP_AGENT_AGENT_H
 #define RP_AGENT_AGENT_H
@@ -24,7 +28,9 @@ enum agent_backend { AGENT_BACKEND_AFPACKET, AGENT_BACKEND_XDP };
 
 struct agent_settings {
     char host[64];              /* host name or id in the topology */
-    char topology[512];         /* export document */
+    char topology[512];         /* export document; with api_url, the cached copy of the API's */
+    char api_url[256];          /* "" : the topology is the file alone */
+    char api_token_file[256];
     uint32_t tunnel_address;    /* host order; 0: the host's tunnel_ip */
     int64_t tunnel_port;
     int64_t state_vni;

@@ -17,6 +17,10 @@ static const char *const levels[] = {"err", "warn", "info", "debug", NULL};
 static const struct conf_item items[] = {
     {"host", CONF_STRING, S(host), 0, 0, NULL, NULL, false, "this host's name or id in the topology"},
     {"topology", CONF_STRING, S(topology), 0, 0, NULL, NULL, true, "the topology export document (JSON)"},
+    {"api.url", CONF_STRING, S(api_url), 0, 0, NULL, "", false,
+     "the API to take the topology from (http://host:port; empty: the topology file alone)"},
+    {"api.token_file", CONF_STRING, S(api_token_file), 0, 0, NULL, "", false,
+     "file holding the API's bearer token (empty: none)"},
     {"tunnel.address", CONF_IPV4, I(tunnel_address), 0, 0, NULL, "0.0.0.0", false,
      "local tunnel IP (0.0.0.0: the host's tunnel_ip in the topology)"},
     {"tunnel.port", CONF_INT, I(tunnel_port), 1, 65535, NULL, "4789", false, "VXLAN UDP port"},

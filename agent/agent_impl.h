@@ -13,6 +13,8 @@
 #include "sim/sim.h"
 #include "tunnel/tunnel.h"
 
+#include <jansson.h>
+
 #define AGENT_MAX_PORTS 256             /* local port numbers 0..255 */
 #define AGENT_TUNNEL_PORT AGENT_MAX_PORTS /* the executor's queue for VXLAN */
 #define AGENT_BURST 32
@@ -31,7 +33,10 @@ struct agent_counters {
     uint64_t tunnel_unknown_key, tunnel_delivered, tunnel_ingress;
     uint64_t malformed[PKT_ERR_COUNT];
     uint64_t reloads, reload_errors;
+    uint64_t feed_rev, feed_changes, feed_invalidated, feed_flushes;
 };
+
+struct agent_feed;
 
 struct agent {
     struct agent_settings cfg;
@@ -47,6 +52,7 @@ struct agent {
     struct dp_exec *exec;
     struct sim_result res;
     struct agent_counters c;
+    struct agent_feed *feed;            /* NULL without api.url */
     int epfd, sigfd;
     uint64_t now_ns;
     uint32_t upcalls_this_turn;
@@ -56,6 +62,23 @@ struct agent {
 /* agent.c */
 uint64_t agent_clock_ns(void);
 int agent_port_by_key(const struct agent *a, uint32_t tunnel_key);   /* local port number or -1 */
+
+/* Replace the topology with a document (a snapshot from the API): 0, or
+ * a negative errno with the previous topology kept. */
+int agent_use_document(struct agent *a, const json_t *doc);
+/* Ports or hosts changed: rebind and refresh tunnel peers. */
+void agent_topology_changed(struct agent *a);
+
+/* agent_feed.c: the topology from the API's watch stream */
+int agent_feed_start(struct agent *a, char *err, size_t errlen);
+/* One blocking fetch of the whole topology (the first start, with no
+ * cached copy): the document, or NULL with err. */
+json_t *agent_feed_fetch(const struct agent_settings *cfg, char *err, size_t errlen);
+void agent_feed_stop(struct agent *a);
+int agent_feed_fd(const struct agent *a);
+void agent_feed_drain(struct agent *a);
+bool agent_feed_connected(const struct agent *a);
+void agent_feed_resync(struct agent *a);   /* fetch the whole topology again */
 
 /* agent_frame.c */
 int agent_pkt_from_frame(const uint8_t *f, uint32_t len, const struct flow_key *k, const struct pkt_layout *l,

@@ -84,6 +84,15 @@ int agent_write_stats(const struct agent *a)
     json_object_set_new(root, "state_bad", json_integer((json_int_t)a->c.state_bad));
     json_object_set_new(root, "reloads", json_integer((json_int_t)a->c.reloads));
     json_object_set_new(root, "reload_errors", json_integer((json_int_t)a->c.reload_errors));
+    if (a->cfg.api_url[0]) {
+        json_t *api = json_object();
+        json_object_set_new(api, "connected", json_boolean(agent_feed_connected(a)));
+        json_object_set_new(api, "revision", json_integer((json_int_t)a->c.feed_rev));
+        json_object_set_new(api, "changes", json_integer((json_int_t)a->c.feed_changes));
+        json_object_set_new(api, "flows_invalidated", json_integer((json_int_t)a->c.feed_invalidated));
+        json_object_set_new(api, "flushes", json_integer((json_int_t)a->c.feed_flushes));
+        json_object_set_new(root, "api", api);
+    }
     json_object_set_new(root, "malformed", drops_json(a->c.malformed, PKT_ERR_COUNT, pkt_name));
 
     snprintf(tmp, sizeof(tmp), "%s.tmp", a->cfg.stats_file);

@@ -9,6 +9,7 @@
 #include "api/api_impl.h"
 
 #include <errno.h>
+#include <inttypes.h>
 #include <event2/buffer.h>
 #include <event2/keyvalq_struct.h>
 #include <stdlib.h>
@@ -305,7 +306,12 @@ void api_handle_item(struct api_server *srv, struct evhttp_request *req, enum si
 void api_handle_export(struct api_server *srv, struct evhttp_request *req)
 {
     json_t *doc = sim_topo_export(srv->topo);
+    char rev[24];
 
+    /* The store revision the document reflects (at least): a daemon then
+     * watches from it, and a change it replays is idempotent. */
+    snprintf(rev, sizeof(rev), "%" PRIu64, srv->applied_rev);
+    evhttp_add_header(evhttp_request_get_output_headers(req), "X-Rampart-Revision", rev);
     if (!doc)
         api_reply_error(srv, req, 500, "out of memory", NULL);
     else

@@ -78,7 +78,7 @@ static void read_config_file(const char *name, char *out, size_t len)
 }
 
 /* Print a server reply; return the exit code. */
-static int report(const struct cli_reply *r, bool quiet_ok)
+static int report(const struct http_reply *r, bool quiet_ok)
 {
     json_t *j;
 
@@ -148,7 +148,7 @@ static void print_object(json_t *o)
     }
 }
 
-static int show_reply(struct cli_reply *r, bool is_list)
+static int show_reply(struct http_reply *r, bool is_list)
 {
     json_t *j;
     int rc;
@@ -233,39 +233,39 @@ static json_t *body_from_args(int argc, char **argv)
     return o;
 }
 
-static int post_json(const struct cli_conn *c, const char *method, const char *path, json_t *body, bool show)
+static int post_json(const struct http_conn *c, const char *method, const char *path, json_t *body, bool show)
 {
     char *text = json_dumps(body, JSON_COMPACT);
-    struct cli_reply r;
+    struct http_reply r;
     int rc;
 
     json_decref(body);
     if (!text)
         return 1;
-    if (cli_request(c, method, path, text, &r) < 0) {
+    if (http_request(c, method, path, text, &r) < 0) {
         free(text);
         return report(&r, false);
     }
     free(text);
     rc = show ? show_reply(&r, false) : report(&r, false);
-    cli_reply_free(&r);
+    http_reply_free(&r);
     return rc;
 }
 
-static int cmd_resource(const struct cli_conn *c, const char *coll, int argc, char **argv)
+static int cmd_resource(const struct http_conn *c, const char *coll, int argc, char **argv)
 {
     char path[512];
-    struct cli_reply r;
+    struct http_reply r;
     int rc;
 
     if (argc < 1)
         return usage();
     if (!strcmp(argv[0], "list") && argc == 1) {
         snprintf(path, sizeof(path), "/v1/%s", coll);
-        if (cli_request(c, "GET", path, NULL, &r) < 0)
+        if (http_request(c, "GET", path, NULL, &r) < 0)
             return report(&r, false);
         rc = show_reply(&r, true);
-        cli_reply_free(&r);
+        http_reply_free(&r);
         return rc;
     }
     if (!strcmp(argv[0], "create")) {
@@ -279,10 +279,10 @@ static int cmd_resource(const struct cli_conn *c, const char *coll, int argc, ch
         return usage();
     snprintf(path, sizeof(path), "/v1/%s/%s", coll, argv[1]);
     if (!strcmp(argv[0], "show") && argc == 2) {
-        if (cli_request(c, "GET", path, NULL, &r) < 0)
+        if (http_request(c, "GET", path, NULL, &r) < 0)
             return report(&r, false);
         rc = show_reply(&r, false);
-        cli_reply_free(&r);
+        http_reply_free(&r);
         return rc;
     }
     if (!strcmp(argv[0], "update")) {
@@ -290,12 +290,12 @@ static int cmd_resource(const struct cli_conn *c, const char *coll, int argc, ch
         return body ? post_json(c, "PATCH", path, body, true) : 2;
     }
     if (!strcmp(argv[0], "delete") && argc == 2) {
-        if (cli_request(c, "DELETE", path, NULL, &r) < 0)
+        if (http_request(c, "DELETE", path, NULL, &r) < 0)
             return report(&r, false);
         rc = report(&r, true);
         if (rc == 0 && !json_out)
             printf("deleted %s\n", argv[1]);
-        cli_reply_free(&r);
+        http_reply_free(&r);
         return rc;
     }
     return usage();
@@ -359,30 +359,30 @@ out:
 
 /* Live: the API simulates on its topology and state; for the readable form
  * the topology is fetched too, to show names. */
-static int trace_live(const struct cli_conn *c, json_t *request)
+static int trace_live(const struct http_conn *c, json_t *request)
 {
     char *text = json_dumps(request, JSON_COMPACT);
-    struct cli_reply r, x;
+    struct http_reply r, x;
     struct sim_topo *t = NULL;
     json_t *response = NULL;
     int rc;
 
     if (!text)
         return 1;
-    rc = cli_request(c, "POST", "/v1/trace", text, &r);
+    rc = http_request(c, "POST", "/v1/trace", text, &r);
     free(text);
     if (rc < 0 || r.status != 200) {
         rc = report(&r, false);
-        cli_reply_free(&r);
+        http_reply_free(&r);
         return rc ? rc : 1;
     }
     response = json_loads(r.body, 0, NULL);
-    cli_reply_free(&r);
+    http_reply_free(&r);
     if (!response) {
         fprintf(stderr, "rampartctl: the server's trace answer is not JSON\n");
         return 1;
     }
-    if (!json_out && cli_request(c, "GET", "/v1/export", NULL, &x) == 0 && x.status == 200) {
+    if (!json_out && http_request(c, "GET", "/v1/export", NULL, &x) == 0 && x.status == 200) {
         json_t *doc = json_loads(x.body, 0, NULL);
         struct sim_error err;
         if (doc && sim_topo_create(&t) == 0 && sim_topo_load(t, doc, &err) < 0) {
@@ -390,7 +390,7 @@ static int trace_live(const struct cli_conn *c, json_t *request)
             t = NULL;
         }
         json_decref(doc);
-        cli_reply_free(&x);
+        http_reply_free(&x);
     }
     print_trace(t, request, response);
     sim_topo_destroy(t);
@@ -398,7 +398,7 @@ static int trace_live(const struct cli_conn *c, json_t *request)
     return 0;
 }
 
-static int cmd_trace(const struct cli_conn *c, int argc, char **argv)
+static int cmd_trace(const struct http_conn *c, int argc, char **argv)
 {
     const char *topo = NULL, *req_path = "-";
     json_t *request;
@@ -434,7 +434,7 @@ static int print_line(const char *line, void *arg)
 
 int main(int argc, char **argv)
 {
-    struct cli_conn c = {0};
+    struct http_conn c = {0};
     char api[256] = "http://127.0.0.1:8080", token[256] = "";
     const char *env;
     int i = 1;
@@ -461,7 +461,7 @@ int main(int argc, char **argv)
     }
     if (i >= argc)
         return usage();
-    if (cli_conn_parse(&c, api) < 0) {
+    if (http_conn_parse(&c, api) < 0) {
         fprintf(stderr, "rampartctl: bad API address '%s' (want http://host:port)\n", api);
         return 2;
     }
@@ -476,12 +476,12 @@ int main(int argc, char **argv)
     if (!strcmp(cmd, "version"))
         return printf("rampartctl 0.1.0\n"), 0;
     if ((!strcmp(cmd, "export") || !strcmp(cmd, "status")) && rest == 0) {
-        struct cli_reply r;
+        struct http_reply r;
         int rc;
-        if (cli_request(&c, "GET", !strcmp(cmd, "export") ? "/v1/export" : "/v1/status", NULL, &r) < 0)
+        if (http_request(&c, "GET", !strcmp(cmd, "export") ? "/v1/export" : "/v1/status", NULL, &r) < 0)
             return report(&r, false);
         rc = report(&r, false);
-        cli_reply_free(&r);
+        http_reply_free(&r);
         return rc;
     }
     if (!strcmp(cmd, "trace"))
@@ -499,7 +499,7 @@ int main(int argc, char **argv)
     if (!strcmp(cmd, "watch") && (rest == 0 || (rest == 2 && !strcmp(rv[0], "--since")))) {
         char path[64], err[256];
         snprintf(path, sizeof(path), "/v1/watch%s%s", rest ? "?since=" : "", rest ? rv[1] : "");
-        if (cli_stream(&c, path, print_line, NULL, err, sizeof(err)) < 0) {
+        if (http_stream(&c, path, print_line, NULL, err, sizeof(err)) < 0) {
             fprintf(stderr, "rampartctl: %s\n", err);
             return 1;
         }

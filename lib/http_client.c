@@ -1,11 +1,12 @@
 /*
- * cli/http.c: a small blocking HTTP/1.1 client for rampartctl.
+ * lib/http_client.c: a small blocking HTTP/1.1 client, for rampartctl and
+ * for the daemons following the API's watch stream.
  *
  * One connection per request ("Connection: close"); replies are read to the
  * end, with Content-Length or chunked transfer coding. Every length from the
  * server is checked before use.
  */
-#include "cli/cli.h"
+#include "lib/http_client.h"
 
 #include <errno.h>
 #include <netdb.h>
@@ -13,11 +14,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/time.h>
+#include <strings.h>
 #include <unistd.h>
 
-#define CLI_MAX_REPLY (256u << 20)
+#define HTTP_MAX_REPLY (256u << 20)
 
-int cli_conn_parse(struct cli_conn *c, const char *url)
+int http_conn_parse(struct http_conn *c, const char *url)
 {
     const char *p = url, *colon, *slash;
     size_t hl;
@@ -47,7 +50,7 @@ int cli_conn_parse(struct cli_conn *c, const char *url)
     return 0;
 }
 
-static int dial(const struct cli_conn *c, char *err, size_t errlen)
+static int dial(const struct http_conn *c, char *err, size_t errlen)
 {
     struct addrinfo hints = {.ai_socktype = SOCK_STREAM}, *res, *ai;
     int fd = -1, rc;
@@ -61,6 +64,12 @@ static int dial(const struct cli_conn *c, char *err, size_t errlen)
         fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC, ai->ai_protocol);
         if (fd < 0)
             continue;
+        if (c->timeout_ms) {
+            /* a silent server (or link) ends the call instead of hanging it */
+            struct timeval tv = {.tv_sec = c->timeout_ms / 1000, .tv_usec = (c->timeout_ms % 1000) * 1000};
+            setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+            setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+        }
         if (connect(fd, ai->ai_addr, ai->ai_addrlen) == 0)
             break;
         close(fd);
@@ -86,7 +95,7 @@ static int send_all(int fd, const char *buf, size_t len)
     return 0;
 }
 
-static int send_request(int fd, const struct cli_conn *c, const char *method, const char *path, const char *body)
+static int send_request(int fd, const struct http_conn *c, const char *method, const char *path, const char *body)
 {
     char head[1024];
     size_t blen = body ? strlen(body) : 0;
@@ -121,7 +130,7 @@ static int fill(struct rbuf *b)
     if (b->cap - b->len < 4096) {
         size_t cap = b->cap ? b->cap * 2 : 16384;
         char *d;
-        if (cap > CLI_MAX_REPLY)
+        if (cap > HTTP_MAX_REPLY)
             return -1;
         d = realloc(b->d, cap + 1);
         if (!d)
@@ -170,7 +179,23 @@ struct headers {
     int status;
     long long length;      /* -1: none */
     bool chunked;
+    char *raw;             /* "Name: value\n" lines, malloc'd (may be NULL) */
+    size_t raw_len;
 };
+
+static void keep_header(struct headers *h, const char *line)
+{
+    size_t n = strlen(line);
+    char *g = n < 4096 ? realloc(h->raw, h->raw_len + n + 2) : NULL;
+
+    if (!g)
+        return;
+    memcpy(g + h->raw_len, line, n);
+    g[h->raw_len + n] = '\n';
+    g[h->raw_len + n + 1] = '\0';
+    h->raw = g;
+    h->raw_len += n + 1;
+}
 
 static int read_head(struct rbuf *b, struct headers *h)
 {
@@ -178,6 +203,8 @@ static int read_head(struct rbuf *b, struct headers *h)
 
     h->length = -1;
     h->chunked = false;
+    h->raw = NULL;
+    h->raw_len = 0;
     if (!line || sscanf(line, "HTTP/1.%*d %d", &h->status) != 1)
         return -1;
     while ((line = next_line(b)) && *line) {
@@ -185,6 +212,7 @@ static int read_head(struct rbuf *b, struct headers *h)
             h->length = strtoll(line + 15, NULL, 10);
         else if (!strncasecmp(line, "Transfer-Encoding:", 18) && strstr(line, "chunked"))
             h->chunked = true;
+        keep_header(h, line);
     }
     return line ? 0 : -1;
 }
@@ -202,7 +230,7 @@ static int read_body(struct rbuf *b, const struct headers *h, int (*sink)(const 
             if (!line)
                 return -1;
             n = strtoull(line, &end, 16);
-            if (end == line || n > CLI_MAX_REPLY)
+            if (end == line || n > HTTP_MAX_REPLY)
                 return -1;
             if (n == 0)
                 return 0;
@@ -213,7 +241,7 @@ static int read_body(struct rbuf *b, const struct headers *h, int (*sink)(const 
         }
     }
     if (h->length >= 0) {
-        if ((unsigned long long)h->length > CLI_MAX_REPLY || read_exact(b, (size_t)h->length, &p) < 0)
+        if ((unsigned long long)h->length > HTTP_MAX_REPLY || read_exact(b, (size_t)h->length, &p) < 0)
             return -1;
         return h->length ? sink(p, (size_t)h->length, arg) : 0;
     }
@@ -241,8 +269,8 @@ static int collect_sink(const char *d, size_t n, void *arg)
     return 0;
 }
 
-int cli_request(const struct cli_conn *c, const char *method, const char *path, const char *body,
-                struct cli_reply *r)
+int http_request(const struct http_conn *c, const char *method, const char *path, const char *body,
+                struct http_reply *r)
 {
     struct rbuf b = {0};
     struct headers h;
@@ -250,6 +278,7 @@ int cli_request(const struct cli_conn *c, const char *method, const char *path, 
     int rc = -1;
 
     memset(r, 0, sizeof(*r));
+    memset(&h, 0, sizeof(h));
     b.fd = dial(c, r->error, sizeof(r->error));
     if (b.fd < 0)
         return -1;
@@ -262,21 +291,45 @@ int cli_request(const struct cli_conn *c, const char *method, const char *path, 
         goto out;
     }
     r->status = h.status;
+    r->head = h.raw;
+    h.raw = NULL;
     r->body = col.d ? col.d : strdup("");
     r->len = col.len;
     col.d = NULL;
     rc = 0;
 out:
+    free(h.raw);
     free(col.d);
     free(b.d);
     close(b.fd);
     return rc;
 }
 
-void cli_reply_free(struct cli_reply *r)
+void http_reply_free(struct http_reply *r)
 {
     free(r->body);
-    r->body = NULL;
+    free(r->head);
+    r->body = r->head = NULL;
+}
+
+const char *http_reply_header(const struct http_reply *r, const char *name, char *out, size_t cap)
+{
+    size_t n = strlen(name);
+
+    for (const char *l = r->head; l && *l; l = strchr(l, '\n') ? strchr(l, '\n') + 1 : NULL) {
+        if (!strncasecmp(l, name, n) && l[n] == ':') {
+            const char *v = l + n + 1, *e = strchr(v, '\n');
+            while (*v == ' ')
+                v++;
+            size_t len = e ? (size_t)(e - v) : strlen(v);
+            if (len >= cap)
+                len = cap - 1;
+            memcpy(out, v, len);
+            out[len] = '\0';
+            return out;
+        }
+    }
+    return NULL;
 }
 
 struct line_sink {
@@ -311,7 +364,7 @@ static int line_sink(const char *d, size_t n, void *arg)
     return 0;
 }
 
-int cli_stream(const struct cli_conn *c, const char *path, int (*fn)(const char *line, void *arg), void *arg,
+int http_stream(const struct http_conn *c, const char *path, int (*fn)(const char *line, void *arg), void *arg,
                char *err, size_t errlen)
 {
     struct rbuf b = {0};
@@ -319,6 +372,7 @@ int cli_stream(const struct cli_conn *c, const char *path, int (*fn)(const char 
     struct line_sink s = {NULL, 0, fn, arg};
     int rc = -1;
 
+    memset(&h, 0, sizeof(h));
     b.fd = dial(c, err, errlen);
     if (b.fd < 0)
         return -1;
@@ -337,6 +391,7 @@ int cli_stream(const struct cli_conn *c, const char *path, int (*fn)(const char 
     if (rc < 0)
         snprintf(err, errlen, "the stream ended unexpectedly");
 out:
+    free(h.raw);
     free(s.partial);
     free(b.d);
     close(b.fd);

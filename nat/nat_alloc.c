@@ -46,6 +46,7 @@ int nat_pools_init(struct nat_tables *t)
      * high-water mark so that unused ones are never touched. */
     t->pool_free = HTAB_NONE;
     t->pool_hwm = 0;
+    t->pool_last = 0;
     return 0;
 }
 
@@ -56,10 +57,41 @@ static uint64_t pool_hash(uint64_t zone, rp_be32 addr)
     return nat_key_hash(&k);
 }
 
+/* Set or clear block b in a bitmap and keep its word summary (bit w set
+ * iff word w is not 0), so that searches skip empty words. */
+static void bit_set(uint64_t *bits, uint32_t *words, uint32_t b)
+{
+    bits[b / 64] |= 1ull << (b % 64);
+    *words |= 1u << (b / 64);
+}
+
+static void bit_clear(uint64_t *bits, uint32_t *words, uint32_t b)
+{
+    bits[b / 64] &= ~(1ull << (b % 64));
+    if (!bits[b / 64])
+        *words &= ~(1u << (b / 64));
+}
+
+/* Ports a block has (port 0 is never handed out). */
+static uint32_t block_ports(uint32_t b)
+{
+    return b ? NAT_BLOCK_PORTS : NAT_BLOCK_PORTS - 1;
+}
+
+/* Keep the notfull bit of leased block b equal to bindings < ports. */
+static void pool_note_fill(struct nat_pool *p, uint32_t b)
+{
+    if (p->bindings[b] < block_ports(b))
+        bit_set(p->notfull, &p->notfull_words, b);
+    else
+        bit_clear(p->notfull, &p->notfull_words, b);
+}
+
 static void pool_release_block(struct nat_tables *t, struct nat_pool *p, uint32_t b)
 {
-    p->leased[b / 64] &= ~(1ull << (b % 64));
+    bit_clear(p->leased, &p->leased_words, b);
     p->marked[b / 64] &= ~(1ull << (b % 64));
+    bit_clear(p->notfull, &p->notfull_words, b);
     p->n_leased--;
     t->st.blocks_leased--;
     t->st.blocks_released++;
@@ -83,14 +115,20 @@ void nat_pools_fini(struct nat_tables *t)
     free(t->pools);
 }
 
-static uint32_t pool_find(const struct nat_tables *t, uint64_t zone, rp_be32 addr)
+static uint32_t pool_find(struct nat_tables *t, uint64_t zone, rp_be32 addr)
 {
+    uint32_t last = t->pool_last;
     struct htab_iter it;
 
+    /* Most decisions in a row are for the same public address: remember
+     * the last pool found and skip the keyed hash. A slot freed and reused
+     * since fails the comparison. */
+    if (last < t->pool_hwm && t->pools[last].live && t->pools[last].zone == zone && t->pools[last].addr == addr)
+        return last;
     for (uint32_t v = htab_find_first(t->pool_idx, pool_hash(zone, addr), &it); v != HTAB_NONE;
          v = htab_find_next(&it))
         if (t->pools[v].live && t->pools[v].zone == zone && t->pools[v].addr == addr)
-            return v;
+            return t->pool_last = v;
     return HTAB_NONE;
 }
 
@@ -151,6 +189,7 @@ static void pool_bind(struct nat_tables *t, uint32_t pool, uint16_t port)
     RP_ASSERT(pool_has_block(p, b));
     p->bindings[b]++;
     p->marked[b / 64] &= ~(1ull << (b % 64));
+    pool_note_fill(p, b);
 }
 
 void nat_pool_unbind(struct nat_tables *t, uint32_t pool, uint16_t port)
@@ -160,6 +199,7 @@ void nat_pool_unbind(struct nat_tables *t, uint32_t pool, uint16_t port)
 
     RP_ASSERT(p->live && p->bindings[b] > 0);
     p->bindings[b]--;
+    pool_note_fill(p, b);
 }
 
 unsigned nat_pools_sweep_some(struct nat_tables *t, uint64_t now_ns, unsigned *work)
@@ -310,50 +350,139 @@ static bool search_block(struct search *s, uint32_t b, uint16_t lo, uint16_t hi,
     return false;
 }
 
+/* Bits from..to (inclusive) of word w of a bitmap. */
+static uint64_t word_in(const uint64_t *bits, uint32_t w, uint32_t from, uint32_t to)
+{
+    uint64_t m = bits[w];
+
+    if (w == from / 64)
+        m &= UINT64_MAX << (from % 64);
+    if (w == to / 64 && to % 64 != 63)
+        m &= (2ull << (to % 64)) - 1;
+    return m;
+}
+
+/* The words from/64..to/64 that the summary says are not 0. */
+static uint32_t words_in(uint32_t words, uint32_t from, uint32_t to)
+{
+    uint32_t lo = from / 64, hi = to / 64;
+
+    words &= UINT32_MAX << lo;
+    if (hi < 31)
+        words &= (2u << hi) - 1;
+    return words;
+}
+
+/* The lowest bit from..to (inclusive) set in a bitmap with its word
+ * summary, or UINT32_MAX: at most one step per non-empty word. */
+static uint32_t first_bit(const uint64_t *bits, uint32_t words, uint32_t from, uint32_t to)
+{
+    if (from > to)
+        return UINT32_MAX;
+    for (uint32_t ws = words_in(words, from, to); ws; ws &= ws - 1) {
+        uint32_t w = (uint32_t)__builtin_ctz(ws);
+        uint64_t m = word_in(bits, w, from, to);
+
+        if (m)
+            return w * 64 + (uint32_t)__builtin_ctzll(m);
+    }
+    return UINT32_MAX;
+}
+
+/* The next leased block after b in blo..bhi holding ports of lo..hi,
+ * wrapping to the first; b itself when it is the only one. */
+static uint32_t next_leased(const struct nat_pool *p, uint32_t b, uint32_t blo, uint32_t bhi, uint16_t lo,
+                            uint16_t hi)
+{
+    uint32_t first, n;
+
+    /* Only the end blocks can hold no port of the range (lo..hi cuts
+     * them); after one wrap, b itself qualifies, so this ends. */
+    for (uint32_t tries = 0; tries < 3; tries++) {
+        n = b < bhi ? first_bit(p->leased, p->leased_words, b + 1, bhi) : UINT32_MAX;
+        if (n == UINT32_MAX)
+            n = first_bit(p->leased, p->leased_words, blo, bhi);
+        if (n == UINT32_MAX)
+            return b;
+        if (block_span(n, lo, hi, &first))
+            return n;
+        b = n;
+    }
+    return b;
+}
+
 /* Ports already leased. A block with fewer bindings than ports in range has
  * a port no binding uses, free towards any remote: the lowest such block
  * is searched first (it always succeeds, and packing keeps other blocks
  * draining towards release). Otherwise every port is in use towards some
  * remote, and up to half the probe budget walks all leased ports from a
  * random one, to reuse a port towards this remote; the rest of the budget
- * is for a new block. */
+ * is for a new block.
+ *
+ * Blocks strictly inside lo..hi hold NAT_BLOCK_PORTS ports of the range
+ * (block 0 is never strictly inside), so for them "fewer bindings than
+ * ports in range" is the notfull bit and the ports in range count by
+ * popcount; only the two end blocks, which lo..hi may cut, are looked at
+ * one by one. With the word summaries, the search costs a few steps per
+ * non-empty bitmap word before its probes, not one per leased block. */
 static bool search_leased(struct search *s, const struct nat_pool *p, uint16_t lo, uint16_t hi)
 {
-    uint16_t blocks[NAT_POOL_BLOCKS];
-    uint32_t nb = 0, total = 0, start, k, first;
+    uint32_t blo = lo / NAT_BLOCK_PORTS, bhi = hi / NAT_BLOCK_PORTS;
+    uint32_t cnt_lo = 0, cnt_hi = 0, total, start, b, first, cnt, inner;
 
     if (!p->n_leased)
         return false;
-    for (uint32_t w = lo / NAT_BLOCK_PORTS / 64; w <= (uint32_t)hi / NAT_BLOCK_PORTS / 64; w++) {
-        for (uint64_t bits = p->leased[w]; bits; bits &= bits - 1) {
-            uint32_t b = w * 64 + (uint32_t)__builtin_ctzll(bits), cnt = block_span(b, lo, hi, &first);
+    if (pool_has_block(p, blo))
+        cnt_lo = block_span(blo, lo, hi, &first);
+    if (cnt_lo && p->bindings[blo] < cnt_lo)
+        return search_block(s, blo, lo, hi, NAT_BLOCK_PORTS);
+    if (bhi > blo + 1 && (b = first_bit(p->notfull, p->notfull_words, blo + 1, bhi - 1)) != UINT32_MAX)
+        return search_block(s, b, lo, hi, NAT_BLOCK_PORTS);
+    if (bhi > blo && pool_has_block(p, bhi))
+        cnt_hi = block_span(bhi, lo, hi, &first);
+    if (cnt_hi && p->bindings[bhi] < cnt_hi)
+        return search_block(s, bhi, lo, hi, NAT_BLOCK_PORTS);
 
-            if (!cnt)
-                continue;
-            if (p->bindings[b] < cnt)
-                return search_block(s, b, lo, hi, NAT_BLOCK_PORTS);
-            blocks[nb++] = (uint16_t)b;
-            total += cnt;
-        }
-    }
+    total = cnt_lo + cnt_hi;
+    inner = bhi > blo + 1 ? words_in(p->leased_words, blo + 1, bhi - 1) : 0;
+    for (uint32_t ws = inner; ws; ws &= ws - 1)
+        total += NAT_BLOCK_PORTS *
+                 (uint32_t)__builtin_popcountll(word_in(p->leased, (uint32_t)__builtin_ctz(ws), blo + 1, bhi - 1));
     if (!total)
         return false;
+    /* The block holding the start'th leased port in range, in block order. */
     start = (uint32_t)(nat_rand(s->t) % total);
-    for (k = 0; k < nb; k++) {
-        uint32_t cnt = block_span(blocks[k], lo, hi, &first);
+    if (start < cnt_lo) {
+        b = blo;
+    } else {
+        start -= cnt_lo;
+        b = UINT32_MAX;
+        for (uint32_t ws = inner; ws; ws &= ws - 1) {
+            uint32_t w = (uint32_t)__builtin_ctz(ws);
+            uint64_t m = word_in(p->leased, w, blo + 1, bhi - 1);
+            uint32_t in_w = NAT_BLOCK_PORTS * (uint32_t)__builtin_popcountll(m);
 
-        if (start < cnt)
+            if (start >= in_w) {
+                start -= in_w;
+                continue;
+            }
+            for (uint32_t skip = start / NAT_BLOCK_PORTS; skip; skip--)
+                m &= m - 1;
+            b = w * 64 + (uint32_t)__builtin_ctzll(m);
+            start %= NAT_BLOCK_PORTS;
             break;
-        start -= cnt;
+        }
+        if (b == UINT32_MAX)
+            b = bhi;    /* the rest lies in the top end block */
     }
+    cnt = block_span(b, lo, hi, &first);
     for (uint32_t done = 0; done < total && s->probes < NAT_MAX_PROBES / 2; done++) {
-        uint32_t cnt = block_span(blocks[k], lo, hi, &first);
-
         if (probe(s, (uint16_t)(first + start)))
             return true;
         if (++start == cnt) {
             start = 0;
-            k = k + 1 == nb ? 0 : k + 1;
+            b = next_leased(p, b, blo, bhi, lo, hi);
+            cnt = block_span(b, lo, hi, &first);
         }
     }
     return false;
@@ -413,7 +542,8 @@ static int snat_at(struct search *s, const struct nat_target *tg, uint64_t now_n
             t->alloc_ops->release(t->alloc_ctx, s->orig->zone, s->addr, first_port);
             break;
         }
-        p->leased[b / 64] |= 1ull << (b % 64);
+        bit_set(p->leased, &p->leased_words, b);
+        pool_note_fill(p, b);
         p->n_leased++;
         t->st.blocks_leased++;
         if (search_block(s, b, tg->port_from, tg->port_to, NAT_BLOCK_PORTS))
@@ -457,8 +587,9 @@ int nat_allocate(struct nat_tables *t, enum nat_kind kind, const struct nat_tupl
         t->st.nat_full++;
         return -ENOSPC;
     }
-    /* Keyed: the inside host's address picks its public address. */
-    h = nat_key_hash(&k);
+    /* Keyed: the inside host's address picks its public address (with
+     * one address there is nothing to pick: skip the hash). */
+    h = n_addrs > 1 ? nat_key_hash(&k) : 0;
     if (!proto_has_ports(orig->proto)) {
         found = search_addr_only(&s, targets, n_targets, n_addrs, h);
     } else {

@@ -7,8 +7,9 @@
  *   nat[]    SNAT/DNAT bindings, 48 bytes, two hash slots each (original
  *            tuple, and reply tuple, which is also the port-uniqueness key);
  *   pools[]  one per (zone, public address) holding leased SNAT port
- *            blocks: which blocks, bindings per block, an "empty at the last
- *            sweep" mark per block (blocks are released after two sweeps
+ *            blocks: which blocks, bindings per block, which blocks have
+ *            fewer bindings than ports, an "empty at the last sweep" mark
+ *            per block (blocks are released after two sweeps
  *            found them empty, block_hold_s apart).
  * A free slot has kind/live 0 and links the free list through next_free.
  * Every slot carries a generation, bumped on free, that makes old refs stale.
@@ -91,8 +92,15 @@ struct nat_pool {
     uint64_t last_sweep_ns;
     uint64_t leased[NAT_POOL_WORDS];
     uint64_t marked[NAT_POOL_WORDS];    /* empty at the last sweep */
+    /* Leased blocks with fewer bindings than ports (63 for block 0, which
+     * lacks port 0): the free-port search finds them with ctz instead of
+     * walking every leased block. */
+    uint64_t notfull[NAT_POOL_WORDS];
+    uint32_t leased_words;      /* bit w: leased[w] != 0 */
+    uint32_t notfull_words;     /* bit w: notfull[w] != 0 */
     uint32_t bindings[NAT_POOL_BLOCKS];
 };
+_Static_assert(NAT_POOL_WORDS <= 32, "a word summary fits in 32 bits");
 
 struct nat_tables {
     struct nat_config cfg;
@@ -109,6 +117,7 @@ struct nat_tables {
     struct nat_pool *pools;
     struct htab *pool_idx;
     uint32_t pool_free, pool_live, pool_hwm;
+    uint32_t pool_last;         /* the pool pool_find found last (a hint; checked) */
 
     const struct nat_block_allocator_ops *alloc_ops;
     void *alloc_ctx;

@@ -910,11 +910,15 @@ static int load_into(struct sim_topo *n, const json_t *doc, struct sim_error *er
                 return fail_at(err, ty, i, NULL, NULL, -EINVAL, "must be a JSON object");
             if (idj && (!json_is_string(idj) || sim_id_parse(json_string_value(idj), &id) < 0))
                 return fail_at(err, ty, i, NULL, "id", -EINVAL, "id: must be a UUID");
-            if (!idj && json_is_string(nm) && json_string_length(nm) && json_string_length(nm) < SIM_NAME_MAX)
+            bool derived = !idj && json_is_string(nm) && json_string_length(nm) &&
+                           json_string_length(nm) < SIM_NAME_MAX;
+            if (derived)
                 id_from_name(ty, json_string_value(nm), &id);
             else if (!idj)
                 id_generate(&id);
             sim_id_format(&id, ids);
+            if (find_any(n, ids) && derived)   /* same type, same name: the name is what repeats */
+                return fail_at(err, ty, i, json_string_value(nm), "name", -EEXIST, "name: duplicate name");
             if (find_any(n, ids))
                 return fail_at(err, ty, i, NULL, "id", -EEXIST, "id: duplicate id");
             if (nm && (!json_is_string(nm) || !json_string_length(nm) || json_string_length(nm) >= SIM_NAME_MAX))
