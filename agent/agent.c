@@ -434,7 +434,13 @@ int agent_run(struct agent *a)
                 agent_tunnel_rx(a);
             else if (id == EV_FEED)
                 agent_feed_drain(a);
-            else if (id < AGENT_MAX_PORTS && a->ports[id].used)
+            else if (id < AGENT_MAX_PORTS && a->ports[id].used && (evs[i].events & (EPOLLERR | EPOLLHUP))) {
+                /* the device went away (a VM's TAP deleted with it): let go;
+                 * the port is bound again if the interface comes back */
+                log_msg(LOGL_WARN, "port %s: interface %s failed", a->ports[id].info.name,
+                        a->ports[id].info.interface);
+                unbind_port(a, id);
+            } else if (id < AGENT_MAX_PORTS && a->ports[id].used)
                 agent_port_rx(a, id);
         }
         agent_flush(a);

@@ -4,6 +4,9 @@
  * drop that takes an AF_PACKET port away from the kernel stack.
  */
 #include "datapath/dp_io_provider.h"
+#include "lib/csum.h"
+
+#include <arpa/inet.h>
 
 #include <errno.h>
 #include <fcntl.h>
@@ -211,4 +214,33 @@ void dp_io_stats(struct dp_port_io *p, struct dp_io_stats *out)
     s->rx_dropped = s->rx_drop_kernel + s->rx_drop_oversize;
     s->tx_dropped = s->tx_drop_full + s->tx_drop_oversize + s->tx_drop_error;
     *out = *s;
+}
+
+void dp_io_csum_complete(uint8_t *frame, uint32_t len)
+{
+    struct ipv4_hdr *ip;
+    uint32_t ihl, tot;
+    uint8_t *l4;
+
+    if (len < sizeof(struct eth_hdr) + sizeof(struct ipv4_hdr) ||
+        ((struct eth_hdr *)frame)->type != htons(ETH_TYPE_IPV4))
+        return;
+    ip = (struct ipv4_hdr *)(frame + sizeof(struct eth_hdr));
+    ihl = (uint32_t)(ip->ver_ihl & 0x0f) * 4;
+    tot = ntohs(ip->tot_len);
+    if (ihl < sizeof(*ip) || tot < ihl || sizeof(struct eth_hdr) + tot > len ||
+        (ntohs(ip->frag_off) & (IPV4_MF | IPV4_OFFSET_MASK)))
+        return;
+    l4 = (uint8_t *)ip + ihl;
+    if (ip->proto == IP_PROTO_TCP && tot - ihl >= sizeof(struct tcp_hdr)) {
+        struct tcp_hdr *t = (struct tcp_hdr *)l4;
+        t->csum = 0;
+        t->csum = csum_tcpudp_ipv4(ip->src, ip->dst, IP_PROTO_TCP, l4, (uint16_t)(tot - ihl));
+    } else if (ip->proto == IP_PROTO_UDP && tot - ihl >= sizeof(struct udp_hdr)) {
+        struct udp_hdr *u = (struct udp_hdr *)l4;
+        u->csum = 0;
+        u->csum = csum_tcpudp_ipv4(ip->src, ip->dst, IP_PROTO_UDP, l4, (uint16_t)(tot - ihl));
+        if (!u->csum)
+            u->csum = 0xffff;   /* 0 means "no checksum" in UDP */
+    }
 }

@@ -194,6 +194,11 @@ static unsigned afp_rx_burst(struct dp_port_io *p, struct pkt_buf **bufs, unsign
             if (!b)
                 break;  /* pool empty: the frame waits in the ring */
             memcpy(b->data, (uint8_t *)h + h->tp_mac, h->tp_snaplen);
+            /* A frame sent by this host with checksum offload (a veth peer)
+             * carries only the pseudo-header sum: finish it, since it
+             * leaves through a tunnel or another port. */
+            if (RP_UNLIKELY(h->tp_status & TP_STATUS_CSUMNOTREADY))
+                dp_io_csum_complete(b->data, h->tp_snaplen);
             bufs[n++] = b;
         }
         a->rx_next = (struct tpacket3_hdr *)((uint8_t *)h + h->tp_next_offset);

@@ -49,6 +49,11 @@ uint32_t dp_io_ring_frames(const struct dp_io_config *c);
 
 /* Take a buffer for a received frame of 'len' bytes (len checked by the caller
  * against DP_IO_MAX_FRAME): NULL when the pool is empty. */
+/* Compute the TCP or UDP checksum of an untagged IPv4 frame in full (the
+ * kernel handed it over with checksum offload pending). Frames it does not
+ * understand are left alone. */
+void dp_io_csum_complete(uint8_t *frame, uint32_t len);
+
 static inline struct pkt_buf *dp_io_buf_for_rx(struct dp_port_io *p, uint32_t len)
 {
     struct pkt_buf *b = pkt_pool_get(p->pool);

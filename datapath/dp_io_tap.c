@@ -98,10 +98,15 @@ static unsigned tap_rx_burst(struct dp_port_io *p, struct pkt_buf **bufs, unsign
             pkt_pool_put(p->pool, b);
             break;
         }
-        if (r < 0 || r > DP_IO_MAX_FRAME) {
-            /* Longer than a buffer (the kernel refuses or cuts the copy) or
-             * shorter than the vnet header. Persistent errors (EIO while the
-             * device goes away) end with the loop bound. */
+        if (r < 0) {
+            /* The device is going or gone (EBADFD, EIO): stop here; the fd
+             * polls as an error and the owner unbinds the port. */
+            pkt_pool_put(p->pool, b);
+            p->stats.rx_dropped++;
+            break;
+        }
+        if (r > DP_IO_MAX_FRAME) {
+            /* longer than a buffer, or shorter than the vnet header */
             pkt_pool_put(p->pool, b);
             p->stats.rx_drop_oversize++;
             continue;
