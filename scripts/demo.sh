@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
-# make demo: the most complete real thing the tree does today, the control
-# plane. It starts rampart-api on the embedded SQLite store (in a temporary
-# directory, on loopback), loads the example cloud through rampartctl, and
-# shows creating, refusing, reading and deleting resources, the watch stream,
-# status and metrics. It stops the server and removes its files at the end.
+# make demo: the control plane and the simulator. It starts rampart-api on
+# the embedded SQLite store (in a temporary directory, on loopback), loads
+# the example cloud through rampartctl, traces packets through it (SNAT out,
+# a floating IP in, a traceroute through SNAT), and shows creating, refusing,
+# reading and deleting resources, the watch stream, status and metrics. It
+# stops the server and removes its files at the end.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 api=build/rel/rampart-api
@@ -36,6 +37,13 @@ run "$ctl" import scripts/demo/cloud.json
 run "$ctl" router list
 run "$ctl" port list
 
+say "Trace packets through the live topology (the simulator every host runs)"
+run "$ctl" trace scripts/demo/vm-out.json
+run "$ctl" trace scripts/demo/internet-to-fip.json
+run "$ctl" trace scripts/demo/traceroute.json
+say "The same, offline on the export document, as JSON for scripts (first lines)"
+"$ctl" trace --topology scripts/demo/cloud.json --json scripts/demo/vm-out.json | head -20
+
 say "Create a tenant network through the API (references by name; replies carry ids)"
 run "$ctl" bridge create --name demo-net --tenant demo
 run "$ctl" port create --name demo-vm --device demo-net --mac 02:00:00:00:de:01 --fixed-ips '["10.9.0.5"]' --host hv-1 --interface tap-demo
@@ -55,11 +63,12 @@ curl -s "$RAMPART_API/metrics" | grep -E '^rampart_(store_revision|resources\{ty
 
 cat <<MSG
 
-That was the Rampart control plane: REST API (api/), SQLite store (store/),
-topology validation (sim/), rampartctl (cli/). Try it yourself:
-  build/rel/rampart-api -c CONFIG        (see docs/api.md)
-  rampartctl --help
-The flow simulator engine (sim/) is in the tree with its unit tests, but
-not its JSON trace front end yet; packet I/O, the agent and the BGP gateway
-are not here yet (docs/architecture.md, "State of the tree").
+That was the Rampart control plane and its simulator: REST API (api/),
+SQLite store (store/), the topology and flow simulator (sim/, nat/),
+rampartctl (cli/). Try it yourself:
+  build/rel/rampart-api -c CONFIG        (docs/api.md)
+  rampartctl trace --topology scripts/demo/cloud.json scripts/demo/traceroute.json   (docs/trace.md)
+  build/rel/rampart-agent -c CONFIG      (docs/agent.md; tests/integration/agent_namespaces.sh
+                                          runs two hypervisors and four VMs in namespaces)
+The BGP gateway is not here yet (docs/architecture.md, "State of the tree").
 MSG
