@@ -53,7 +53,6 @@ struct sim_ctx {
     struct sim_result *r;
     uint64_t now;
     int hop;                       /* index of the current hop in r->hops, or -1 */
-    uint64_t tag_bits;             /* bit (tag & 63) of every tag in r->tags */
     bool nomem;
     /* outcome of every copy */
     enum sim_verdict answered;     /* SIM_REPLY / SIM_PENDING once generated, else SIM_FORWARD */

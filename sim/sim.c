@@ -113,29 +113,18 @@ static int grow(void **arr, uint32_t *cap, uint32_t n, size_t size)
     return 0;
 }
 
-/* Tags come without duplicates: a flow cache indexes them as a set. Up to
- * 64 the check is a scan on insert (a simulation makes a few dozen, and a
- * scan of equal-unlikely values costs less than sorting them); past that
- * the rest are sorted and merged once at the end. */
-#define TAGS_SCAN 64
-
+/* Tags come without duplicates: a flow cache indexes them as a set. They
+ * are appended as the walk makes them (devices and ports repeat) and sorted
+ * and merged once at the end: a simulation makes a few dozen, for which an
+ * insertion sort beats checking each one on the way in. */
 static void push_tag(struct sim_ctx *c, uint64_t t)
 {
     struct sim_result *r = c->r;
-    uint64_t bit = 1ull << (t & 63);
-    uint32_t n = r->n_tags < TAGS_SCAN ? r->n_tags : TAGS_SCAN;
 
-    /* One bit per tag seen: most new tags skip the scan. */
-    if (c->tag_bits & bit) {
-        for (uint32_t i = 0; i < n; i++)
-            if (r->tags[i] == t)
-                return;
-    }
     if (RP_UNLIKELY(r->n_tags == r->cap_tags) && grow((void **)&r->tags, &r->cap_tags, r->n_tags, sizeof(uint64_t))) {
         c->nomem = true;
         return;
     }
-    c->tag_bits |= bit;
     r->tags[r->n_tags++] = t;
 }
 
@@ -155,35 +144,24 @@ static int cmp_u64(const void *a, const void *b)
     return x < y ? -1 : x > y;
 }
 
-static bool tag_in(const uint64_t *t, uint32_t n, uint64_t v)
-{
-    uint32_t lo = 0, hi = n;
-
-    while (lo < hi) {
-        uint32_t mid = lo + (hi - lo) / 2;
-        if (t[mid] == v)
-            return true;
-        if (t[mid] < v)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    return false;
-}
-
 static void tags_finish(struct sim_result *r)
 {
     uint64_t *t = r->tags;
-    uint32_t n = r->n_tags, k = TAGS_SCAN;
+    uint32_t n = r->n_tags, k = 0;
 
-    if (n <= TAGS_SCAN)
-        return;
-    /* The first TAGS_SCAN are distinct; drop later ones equal to them or
-     * to each other. */
-    qsort(t + TAGS_SCAN, n - TAGS_SCAN, sizeof(*t), cmp_u64);
-    qsort(t, TAGS_SCAN, sizeof(*t), cmp_u64);
-    for (uint32_t i = TAGS_SCAN; i < n; i++)
-        if ((i == TAGS_SCAN || t[i] != t[i - 1]) && !tag_in(t, TAGS_SCAN, t[i]))
+    if (n > 64) {
+        qsort(t, n, sizeof(*t), cmp_u64);
+    } else {
+        for (uint32_t i = 1; i < n; i++) {
+            uint64_t v = t[i];
+            uint32_t j = i;
+            for (; j > 0 && t[j - 1] > v; j--)
+                t[j] = t[j - 1];
+            t[j] = v;
+        }
+    }
+    for (uint32_t i = 0; i < n; i++)
+        if (i == 0 || t[i] != t[k - 1])
             t[k++] = t[i];
     r->n_tags = k;
 }
@@ -749,7 +727,6 @@ int sim_simulate(const struct sim_topo *t, struct sim_state *s, const struct sim
     c.r = r;
     c.now = now_ns;
     c.hop = -1;
-    c.tag_bits = 0;
     c.nomem = false;
     c.answered = SIM_FORWARD;
     c.consumed = false;

@@ -174,6 +174,13 @@ static void check_result(struct scenario *sc, const char *where, const json_t *w
     const char *k;
     size_t i;
 
+    /* every answer: its tags are a set (a flow cache indexes them so) */
+    const json_t *tags = json_object_get(json_object_get(got_ids, "flow"), "tags"), *t1, *t2;
+    size_t a1, a2;
+    json_array_foreach(tags, a1, t1)
+        json_array_foreach(tags, a2, t2)
+            if (a1 < a2 && json_equal((json_t *)t1, (json_t *)t2))
+                fail_at(sc->path, where, "tag %s appears twice", json_string_value(t1));
     json_object_del(plain, "notes");
     json_object_del(plain, "devices");
     json_object_del(plain, "save");
