@@ -11,7 +11,7 @@
 #
 # Checks print "ok   ..." or "FAIL ...", then "N passed, N failed".
 # Exit 0 all passed, 1 something failed, 77 skipped (not root, no namespaces).
-# Needs: make build/asan/rampart-agent build/rel/rampartctl
+# Needs: make build/asan/rampart-agent build/asan/rampartctl (both built by make test)
 # Everything made here is named rpa<pid>... and removed on exit.
 # Environment: RAMPART_AGENT, RAMPARTCTL (binaries); KEEP=1 keeps the work
 # directory; RPA_TX_CSUM_OFF=1 turns transmit checksum offload off in the VMs
@@ -20,7 +20,7 @@ set -u
 cd "$(dirname "$0")/../.."
 
 agent=${RAMPART_AGENT:-build/asan/rampart-agent}
-ctl=${RAMPARTCTL:-build/rel/rampartctl}
+ctl=${RAMPARTCTL:-build/asan/rampartctl}
 py=/usr/bin/python3
 here=tests/integration/agent
 p=rpa$$
@@ -34,7 +34,7 @@ declare -A apid    # agent pid per hv
 if ! ip netns add "${p}probe" 2>/dev/null; then echo "skip: cannot create network namespaces"; exit 77; fi
 ip netns del "${p}probe"
 for b in "$agent" "$ctl"; do
-  [ -x "$b" ] || { echo "FAIL $b is missing: make build/asan/rampart-agent build/rel/rampartctl"; exit 1; }
+  [ -x "$b" ] || { echo "FAIL $b is missing: make build/asan/rampart-agent build/asan/rampartctl"; exit 1; }
 done
 $py -c 'import json' || { echo "skip: no $py"; exit 77; }
 
