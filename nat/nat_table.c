@@ -252,16 +252,15 @@ full:
     return -ENOSPC;
 }
 
-static void nat_entry_free(struct nat_tables *t, uint32_t i)
+/* Free a binding whose two index hashes are known (the expiry sweep
+ * computes them ahead to prefetch their buckets). */
+static void nat_entry_free_hashed(struct nat_tables *t, uint32_t i, uint64_t fh, uint64_t rh)
 {
     struct nat_entry *e = &t->nat[i];
-    struct nat_key fk, rk;
     bool a, b;
 
-    entry_key(e, false, &fk);
-    entry_key(e, true, &rk);
-    a = htab_remove(t->nat_idx, nat_key_hash(&fk), i);
-    b = htab_remove(t->nat_idx, nat_key_hash(&rk), i);
+    a = htab_remove(t->nat_idx, fh, i);
+    b = htab_remove(t->nat_idx, rh, i);
     RP_ASSERT(a && b);
     if (e->pool != UINT32_MAX)
         nat_pool_unbind(t, e->pool, ntohs(e->xport));
@@ -270,6 +269,24 @@ static void nat_entry_free(struct nat_tables *t, uint32_t i)
     e->next_free = t->nat_free;
     t->nat_free = i;
     t->nat_live--;
+}
+
+static void nat_entry_hashes(const struct nat_entry *e, uint64_t *fh, uint64_t *rh)
+{
+    struct nat_key fk, rk;
+
+    entry_key(e, false, &fk);
+    entry_key(e, true, &rk);
+    *fh = nat_key_hash(&fk);
+    *rh = nat_key_hash(&rk);
+}
+
+static void nat_entry_free(struct nat_tables *t, uint32_t i)
+{
+    uint64_t fh, rh;
+
+    nat_entry_hashes(&t->nat[i], &fh, &rh);
+    nat_entry_free_hashed(t, i, fh, rh);
 }
 
 static bool nat_entry_idle(const struct nat_tables *t, const struct nat_entry *e, uint64_t now_ns)
@@ -437,15 +454,34 @@ bool nat_ref_valid(const struct nat_tables *t, const struct nat_state_ref *r)
     return r->idx < t->cfg.max_nat && t->nat[r->idx].kind == r->type && t->nat[r->idx].gen == r->gen;
 }
 
+/* Expired bindings are freed in batches: their index buckets are cold, so
+ * the sweep hashes a batch, prefetches every bucket, then removes them,
+ * letting the cache misses overlap instead of queueing one by one. */
+#define EXPIRE_BATCH 16
+
+static unsigned expire_batch(struct nat_tables *t, const uint32_t *idx, const uint64_t *h, unsigned n)
+{
+    for (unsigned k = 0; k < n; k++)
+        nat_entry_free_hashed(t, idx[k], h[2 * k], h[2 * k + 1]);
+    return n;
+}
+
 static unsigned nat_expire_some(struct nat_tables *t, uint64_t now_ns, unsigned *work)
 {
-    uint32_t n = t->cfg.max_nat, i = (uint32_t)t->nat_cursor;
-    unsigned removed = 0;
+    uint32_t n = t->cfg.max_nat, i = (uint32_t)t->nat_cursor, idx[EXPIRE_BATCH];
+    uint64_t h[2 * EXPIRE_BATCH];
+    unsigned removed = 0, nb = 0;
 
     while (*work > 0) {
         if (t->nat[i].kind && nat_entry_idle(t, &t->nat[i], now_ns)) {
-            nat_entry_free(t, i);
-            removed++;
+            nat_entry_hashes(&t->nat[i], &h[2 * nb], &h[2 * nb + 1]);
+            htab_prefetch(t->nat_idx, h[2 * nb]);
+            htab_prefetch(t->nat_idx, h[2 * nb + 1]);
+            idx[nb++] = i;
+            if (nb == EXPIRE_BATCH) {
+                removed += expire_batch(t, idx, h, nb);
+                nb = 0;
+            }
         }
         (*work)--;
         if (++i == n) {
@@ -453,6 +489,7 @@ static unsigned nat_expire_some(struct nat_tables *t, uint64_t now_ns, unsigned 
             break;
         }
     }
+    removed += expire_batch(t, idx, h, nb);
     t->nat_cursor = i;
     t->st.nat_expired += removed;
     return removed;
