@@ -19,19 +19,20 @@ FUZZ_SECONDS ?= 60
 FUZZ_CC   ?= clang
 
 # Modules from the bottom of the dependency order up (design.md section 5).
-MODULES   := lib nat sim tunnel datapath store api agent cli
+MODULES   := lib nat sim tunnel datapath bgp store api agent cli
 # What each module may link against (itself first).
 LINK_lib  := lib
 LINK_nat  := nat lib
 LINK_sim  := sim nat lib
 LINK_tunnel := tunnel lib
 LINK_datapath := datapath tunnel sim nat lib
+LINK_bgp  := bgp lib
 LINK_store := store lib
 LINK_api  := api sim store nat lib
 LINK_agent := agent datapath tunnel sim nat lib
 LINK_cli  := cli sim nat lib
 
-PKGS      := jansson sqlite3 libconfig libevent libxdp libbpf
+PKGS      := jansson sqlite3 libconfig libevent libxdp libbpf libmnl
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 
