@@ -194,7 +194,7 @@ static int load_topology(struct agent *a, char *err, size_t errlen)
     return rc;
 }
 
-int agent_use_document(struct agent *a, const json_t *doc)
+int agent_use_document(struct agent *a, const json_t *doc, bool keep_flows)
 {
     struct sim_topo *t = NULL;
     struct sim_error e;
@@ -210,7 +210,8 @@ int agent_use_document(struct agent *a, const json_t *doc)
         sim_topo_destroy(t);
         return rc;
     }
-    dp_flow_flush(a->flows);
+    if (!keep_flows)
+        dp_flow_flush(a->flows);
     sync_ports(a, false);
     sync_peers(a);
     return 0;
@@ -271,6 +272,8 @@ int agent_create(const struct agent_settings *cfg, struct agent **out, char *err
     sim_result_init(&a->res);
     nat_config_default(&nc);
     nc.max_conntrack = nc.max_nat = (uint32_t)cfg->nat_entries;
+    if (cfg->api_url[0] && (rc = agent_lease_start(a, &nc, err, errlen)) < 0)   /* SNAT blocks leased through the API */
+        goto fail;
     if ((rc = nat_tables_create(&a->nat, &nc)) < 0) {
         snprintf(err, errlen, "nat tables: %s", strerror(-rc));
         goto fail;
@@ -382,6 +385,7 @@ void agent_destroy(struct agent *a)
     sim_state_destroy(a->state);
     sim_topo_destroy(a->topo);
     nat_tables_destroy(a->nat);
+    agent_lease_stop(a);   /* after the tables, which give their blocks back to it */
     if (a->sigfd >= 0)
         close(a->sigfd);
     if (a->epfd >= 0)
@@ -447,6 +451,7 @@ int agent_run(struct agent *a)
         if (a->now_ns >= next_expire) {
             dp_flow_expire(a->flows, a->now_ns, 4096);
             nat_expire(a->nat, a->now_ns, 4096);
+            agent_lease_poll(a);   /* flows dropped for want of SNAT blocks, now leased */
             next_expire = a->now_ns + 100000000ull;
         }
         if (a->now_ns >= next_bind) {

@@ -313,6 +313,56 @@ out:
     return rc;
 }
 
+/* A new snapshot replaces the topology: only the flows that depended on a
+ * resource that changed, appeared or went are dropped, so a resync after a
+ * reconnect leaves flows through unchanged parts alone. */
+static void invalidate_diff(struct agent *a, const json_t *before, const json_t *after)
+{
+    unsigned changed = 0;
+
+    for (int ty = 0; ty < SIM_RES_COUNT; ty++) {
+        const char *key = sim_res_type_key((enum sim_res_type)ty);
+        const json_t *ob = json_object_get(before, key), *nb = json_object_get(after, key), *o, *n;
+        json_t *old_by_id = json_object();
+        size_t i;
+
+        json_array_foreach(ob, i, o) {
+            const char *id = json_string_value(json_object_get(o, "id"));
+            if (id)
+                json_object_set(old_by_id, id, (json_t *)o);
+        }
+        json_array_foreach(nb, i, n) {
+            const char *ids = json_string_value(json_object_get(n, "id"));
+            struct sim_id id;
+            if (!ids || sim_id_parse(ids, &id) < 0) {
+                a->c.feed_flushes++;   /* no id to name it by: start over */
+                dp_flow_flush(a->flows);
+                json_decref(old_by_id);
+                return;
+            }
+            const json_t *prev = json_object_get(old_by_id, ids);
+            if (!prev || !json_equal((json_t *)prev, (json_t *)n)) {
+                if (changed++ < 3)
+                    log_msg(LOGL_INFO, "api: resync: %s %s %s", key, ids, prev ? "changed" : "appeared");
+                invalidate(a, (enum sim_res_type)ty, &id, prev);
+                invalidate(a, (enum sim_res_type)ty, &id, n);
+            }
+            json_object_del(old_by_id, ids);
+        }
+        const char *ids;
+        json_object_foreach(old_by_id, ids, o) {   /* gone */
+            struct sim_id id;
+            if (changed++ < 3)
+                log_msg(LOGL_INFO, "api: resync: %s %s gone", key, ids);
+            if (sim_id_parse(ids, &id) == 0)
+                invalidate(a, (enum sim_res_type)ty, &id, o);
+        }
+        json_decref(old_by_id);
+    }
+    if (changed)
+        log_msg(LOGL_INFO, "api: resync: %u resources differ from the copy the agent had", changed);
+}
+
 static int apply_snapshot(struct agent *a, char *text, uint64_t rev)
 {
     json_error_t jerr;
@@ -323,14 +373,18 @@ static int apply_snapshot(struct agent *a, char *text, uint64_t rev)
         log_msg(LOGL_WARN, "api: the topology is not JSON: %s", jerr.text);
         return -EINVAL;
     }
-    rc = agent_use_document(a, doc);
+    json_t *before = a->topo ? sim_topo_export(a->topo) : NULL;
+    rc = agent_use_document(a, doc, before != NULL);
+    if (rc == 0 && before)
+        invalidate_diff(a, before, doc);
+    json_decref(before);
     if (rc == 0) {
         /* the cached copy the agent starts from when the API is away */
         char tmp[600];
         snprintf(tmp, sizeof(tmp), "%s.tmp", a->cfg.topology);
         if (json_dump_file(doc, tmp, JSON_COMPACT) < 0 || rename(tmp, a->cfg.topology) < 0)
             log_msg(LOGL_WARN, "api: cannot keep a copy of the topology in %s", a->cfg.topology);
-        log_msg(LOGL_INFO, "api: topology at revision %" PRIu64 " loaded; flows flushed", rev);
+        log_msg(LOGL_INFO, "api: topology at revision %" PRIu64 " loaded", rev);
     }
     json_decref(doc);
     return rc;

@@ -53,6 +53,7 @@ struct agent {
     struct sim_result res;
     struct agent_counters c;
     struct agent_feed *feed;            /* NULL without api.url */
+    struct agent_lease *lease;          /* SNAT blocks from the API; NULL without api.url */
     int epfd, sigfd;
     uint64_t now_ns;
     uint32_t upcalls_this_turn;
@@ -64,8 +65,9 @@ uint64_t agent_clock_ns(void);
 int agent_port_by_key(const struct agent *a, uint32_t tunnel_key);   /* local port number or -1 */
 
 /* Replace the topology with a document (a snapshot from the API): 0, or
- * a negative errno with the previous topology kept. */
-int agent_use_document(struct agent *a, const json_t *doc);
+ * a negative errno with the previous topology kept. keep_flows: the caller
+ * invalidates what changed; else the flow cache is flushed. */
+int agent_use_document(struct agent *a, const json_t *doc, bool keep_flows);
 /* Ports or hosts changed: rebind and refresh tunnel peers. */
 void agent_topology_changed(struct agent *a);
 
@@ -79,6 +81,67 @@ int agent_feed_fd(const struct agent *a);
 void agent_feed_drain(struct agent *a);
 bool agent_feed_connected(const struct agent *a);
 void agent_feed_resync(struct agent *a);   /* fetch the whole topology again */
+
+/* --- agent_lease.c: SNAT port blocks leased through the API ------------------------
+ * A nat/ block allocator (agent_lease_ops, ctx: the struct agent_lease)
+ * that never blocks the forwarding thread: a thread of its own leases a
+ * small reserve per (zone, address, range) ahead, renews every leased block
+ * each third of its lease and releases what nat/ gives back. A demand
+ * with no reserve gets -EADDRNOTAVAIL and makes the thread lease. */
+struct agent_lease;
+
+/* How the lease thread reaches the API (HTTP in the agent, fakes in tests).
+ * router: the zone's device id; addr: dotted quad. lease: 0 and the block,
+ * -EADDRNOTAVAIL (none free), other -errno. renew: 0, -ENOENT (not ours any
+ * more), other -errno. release: 0, -ENOENT, other -errno. ttl_s out: the
+ * lease's length in seconds (0: the default, 60). */
+struct agent_lease_transport {
+    int (*lease)(void *ctx, const char *router, const char *addr, uint16_t port_from, uint16_t port_to,
+                 uint16_t *first, uint32_t *ttl_s);
+    int (*renew)(void *ctx, const char *router, const char *addr, uint16_t first, uint32_t *ttl_s);
+    int (*release)(void *ctx, const char *router, const char *addr, uint16_t first);
+    void *ctx;
+};
+
+struct agent_lease_config {
+    struct agent_lease_transport tr;
+    /* The device id ("uuid") of a NAT zone, called on the forwarding
+     * thread when a (zone, address) is first asked for: 0, or -ENOENT. */
+    int (*zone_device)(void *ctx, uint64_t zone, char out[37]);
+    void *zone_ctx;
+    uint64_t (*clock_ns)(void);         /* NULL: agent_clock_ns */
+    unsigned reserve;                   /* blocks kept ready per (zone, address, range); 0: 2 */
+    bool start_thread;                  /* false: the caller drives agent_lease_work (tests) */
+};
+
+struct agent_lease_stats {
+    uint64_t handed_out, misses;        /* lease() answered from the reserve / with nothing */
+    uint64_t leased, renewed, released, lost, lapsed;
+    uint64_t exhausted, api_errors;     /* lease requests answered 409 / failed otherwise */
+    uint64_t unknown_zone, table_full;
+    uint32_t reserve, held;             /* blocks now */
+};
+
+extern const struct nat_block_allocator_ops agent_lease_ops;
+int agent_lease_create(struct agent_lease **out, const struct agent_lease_config *cfg);
+/* Stops the thread, then releases every block still leased (at most ~3 s).
+ * Destroy the nat tables using it first: they give their blocks back. */
+void agent_lease_destroy(struct agent_lease *l);
+/* Make every request due now, one at a time; returns how many. *next_ns
+ * (may be NULL): when the next one falls due. The thread's loop. */
+unsigned agent_lease_work(struct agent_lease *l, uint64_t *next_ns);
+void agent_lease_get_stats(struct agent_lease *l, struct agent_lease_stats *out);
+/* The zones that found no reserve and have had a block leased since, each
+ * once (up to max); the forwarding thread re-simulates their flows. */
+unsigned agent_lease_take_recovered(struct agent_lease *l, uint64_t *zones, unsigned max);
+/* The agent's: with api.url, lease over HTTP, zones from a->topo; sets
+ * nc->alloc_ops/alloc_ctx and a->lease. agent_lease_stop after the nat
+ * tables are gone. */
+int agent_lease_start(struct agent *a, struct nat_config *nc, char *err, size_t errlen);
+void agent_lease_stop(struct agent *a);
+/* Forwarding thread, every loop turn or so: invalidate the cached flows
+ * (drops "snat ports exhausted") of zones whose blocks came since. */
+void agent_lease_poll(struct agent *a);
 
 /* agent_frame.c */
 int agent_pkt_from_frame(const uint8_t *f, uint32_t len, const struct flow_key *k, const struct pkt_layout *l,

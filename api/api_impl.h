@@ -70,6 +70,7 @@ struct api_server {
     struct api_rate_slot rate[API_RATE_SLOTS];
     struct api_counters counters;
     uint64_t started_ns;
+    struct api_leases *leases;     /* leases this server granted (leases.c), for GET */
 };
 
 uint64_t api_now_ns(void);
@@ -101,6 +102,12 @@ void api_note_local_commit(struct api_server *srv, uint64_t rev);
 void api_sync_from_store(struct api_server *srv);   /* apply remote changes, feed watchers */
 int api_watch_start(struct api_server *srv);
 void api_watch_stop(struct api_server *srv);
+
+/* leases.c: NAT port-block leases. sub: NULL for /v1/leases,
+ * "renew" or "release" for /v1/leases/<sub>. */
+struct api_leases;
+void api_handle_leases(struct api_server *srv, struct evhttp_request *req, const char *sub);
+void api_leases_free(struct api_server *srv);   /* at destroy */
 
 /* metrics.c */
 void api_handle_status(struct api_server *srv, struct evhttp_request *req);

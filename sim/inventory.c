@@ -112,3 +112,21 @@ unsigned sim_topo_stateful_peers(const struct sim_topo *t, const struct sim_id *
     }
     return n;
 }
+
+int sim_topo_device_by_zone(const struct sim_topo *t, uint64_t zone, enum sim_res_type *type, struct sim_id *id)
+{
+    static const enum sim_res_type kinds[] = {SIM_RES_ROUTER, SIM_RES_BRIDGE};
+
+    for (unsigned k = 0; k < 2; k++)
+        for (uint32_t i = 0; i < t->n_objs[kinds[k]]; i++) {
+            const struct sim_device *d = (const struct sim_device *)t->objs[kinds[k]][i];
+            if (d->zone != zone)
+                continue;
+            if (type)
+                *type = kinds[k];
+            if (id)
+                *id = d->obj.id;
+            return 0;
+        }
+    return -ENOENT;
+}

@@ -108,6 +108,10 @@ unsigned sim_topo_host_ips(const struct sim_topo *t, uint32_t *ips, unsigned max
  * through another gateway of the group finds it), without duplicates, up to
  * max; returns how many were written. */
 unsigned sim_topo_stateful_peers(const struct sim_topo *t, const struct sim_id *port, uint32_t *ips, unsigned max);
+/* The router (or bridge) whose NAT zone this is (the zone its conntrack and
+ * NAT state carries): 0 and *id, *type, or -ENOENT. A scan of the devices:
+ * for control paths (an agent leasing SNAT port blocks for a zone). */
+int sim_topo_device_by_zone(const struct sim_topo *t, uint64_t zone, enum sim_res_type *type, struct sim_id *id);
 
 /* --- state -------------------------------------------------------------- */
 

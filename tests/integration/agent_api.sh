@@ -7,8 +7,8 @@
 # through the API stops the flow already cached (invalidated by tag, not by
 # a flush) and removing it lets it through again; with the API killed the
 # VMs keep talking; the API back, the agents resume the stream and apply
-# the next change; an agent restarted while the API is down starts from its
-# cached copy and forwards.
+# the next change; a resync with nothing changed drops no flow; an agent
+# restarted while the API is down starts from its cached copy and forwards.
 # Everything it made is removed on exit, even on failure. Skips (77) without
 # root or network namespaces.
 set -u
@@ -130,6 +130,18 @@ check "a change after the reconnect is applied (traffic stops)" 'wait_for 80 blo
 rule=$(/usr/bin/python3 -c "import sys; [print(l.split()[1]) for l in open('$work/rule.out') if l.startswith('id ')]")
 api rule delete "$rule" >/dev/null 2>&1
 wait_for 50 ping12
+
+# A resync (SIGHUP in API mode: a fresh snapshot) with nothing changed
+# keeps every cached flow.
+ping12 2
+snaps=$(grep -c "topology at revision" "$work/hv1.log")
+inv=$(stat_of hv1 'd["api"]["flows_invalidated"]')
+kill -HUP "$agent1"
+check "SIGHUP in API mode takes a fresh snapshot" \
+  'wait_for 100 "[ \$(grep -c \"topology at revision\" $work/hv1.log) -gt $snaps ]"'
+sleep 1.2   # one stats period
+check "... and drops no flow when nothing changed (no flush, no invalidation)" \
+  '[ "$(stat_of hv1 "d[\"api\"][\"flows_invalidated\"]")" = "$inv" ] && [ "$(stat_of hv1 "d[\"api\"][\"flushes\"]")" = 0 ] && [ "$(stat_of hv1 "d[\"flows\"]")" -ge 1 ]'
 
 kill "$api_pid"; wait "$api_pid" 2>/dev/null
 kill "$agent2"; wait "$agent2" 2>/dev/null

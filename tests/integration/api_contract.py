@@ -260,4 +260,100 @@ try:
 finally:
     api.stop()
 
+# --- NAT port-block leases (issue 6) ----------------------------------------------------------------
+api = new_api()
+try:
+    st, ha = api.post("/v1/hosts", {"name": "hv-a", "tunnel_ip": "172.31.1.1"})
+    st2, hb = api.post("/v1/hosts", {"name": "hv-b", "tunnel_ip": "172.31.1.2"})
+    st3, edge = api.post("/v1/routers", {"name": "edge"})
+    c.check("leases: hosts and a router to lease for", (st, st2, st3) == (201, 201, 201), (ha, hb, edge))
+    pub = {"router": "edge", "address": "198.51.100.7"}
+    rng = {"port_from": 1024, "port_to": 1279}          # exactly 4 blocks of 64
+    host_of = {"hv-a": ha["id"], "hv-b": hb["id"]}
+
+    def lease(host, **kw):
+        return api.post("/v1/leases", dict(pub, host=host, **dict(rng, **kw)))
+
+    got, codes = [], []
+    for i in range(5):
+        h = "hv-a" if i % 2 == 0 else "hv-b"
+        st, l = lease(h)
+        codes.append(st)
+        if st == 200:
+            got.append((h, l))
+    now = time.time()
+    firsts = [l["block_first_port"] for _, l in got]
+    c.check("leases: two hosts lease blocks of one router/address: 200 with ids, block and expiry",
+            codes[:4] == [200] * 4 and all(l.get("router") == edge["id"] and l.get("host") == host_of[h]
+                                            and l.get("address") == "198.51.100.7"
+                                            and l.get("expires", 0) > now for h, l in got), (codes, got))
+    c.check("leases: every block is 64-aligned, inside the range, and no block is handed out twice",
+            len(set(firsts)) == len(firsts) == 4 and all(f % 64 == 0 and 1024 <= f <= 1216 for f in firsts), firsts)
+    c.check("leases: the range exhausted -> 409", codes[4] == 409, codes)
+    st, l = api.post("/v1/leases", {"router": edge["id"], "address": "198.51.100.8", "host": ha["id"],
+                                    "port_from": 1000, "port_to": 1100})
+    c.check("leases: another address is independent; an unaligned range gets an aligned block overlapping it",
+            st == 200 and l["block_first_port"] % 64 == 0 and l["block_first_port"] <= 1100
+            and l["block_first_port"] + 63 >= 1000, (st, l))
+
+    a_first = next(l["block_first_port"] for h, l in got if h == "hv-a")
+    b_first = next(l["block_first_port"] for h, l in got if h == "hv-b")
+    ident = lambda host, first: dict(pub, host=host, block_first_port=first)
+    st, l = api.post("/v1/leases/renew", ident("hv-a", a_first))
+    c.check("leases: renew by the holder -> 200 with a new expiry",
+            st == 200 and l.get("block_first_port") == a_first and l.get("expires", 0) >= got[0][1]["expires"], (st, l))
+    st, l = api.post("/v1/leases/renew", ident("hv-b", a_first))
+    c.check("leases: renew by another host -> 404", st == 404, (st, l))
+    st, lst = api.get("/v1/leases")
+    mine = sorted((x["host"], x["block_first_port"]) for x in (lst if st == 200 else [])
+                  if x.get("address") == "198.51.100.7")
+    c.check("leases: GET /v1/leases lists the live leases with their holders",
+            mine == sorted((host_of[h], l["block_first_port"]) for h, l in got), (st, lst))
+    st, _ = api.post("/v1/leases/release", ident("hv-b", a_first))
+    c.check("leases: release by another host -> 404", st == 404, st)
+    st, _ = api.post("/v1/leases/release", ident("hv-a", a_first))
+    c.check("leases: release by the holder -> 204", st == 204, st)
+    st, l = lease("hv-b")
+    c.check("leases: the released block is leased by the other host", st == 200 and l["block_first_port"] == a_first,
+            (st, l))
+    st, _ = api.post("/v1/leases/renew", ident("hv-a", a_first))
+    c.check("leases: the former holder cannot renew it", st == 404, st)
+    st, _ = api.request("DELETE", "/v1/leases", ident("hv-b", b_first))
+    c.check("leases: DELETE /v1/leases releases too -> 204", st == 204, st)
+    st, lst = api.get("/v1/leases")
+    c.check("leases: a released block is no longer listed",
+            st == 200 and not any(x["block_first_port"] == b_first and x["address"] == "198.51.100.7" for x in lst),
+            lst)
+
+    bad = [
+        ("unknown router", dict(pub, router="nope", host="hv-a", **rng), "router"),
+        ("unknown host", dict(pub, host="hv-z", **rng), "host"),
+        ("missing host", dict(pub, **rng), "host"),
+        ("bad address", dict(pub, address="198.51.100.300", host="hv-a", **rng), "address"),
+        ("reversed range", dict(pub, host="hv-a", port_from=2000, port_to=1999), "port_to"),
+        ("port 0", dict(pub, host="hv-a", port_from=0, port_to=100), "port_from"),
+        ("port as a string", dict(pub, host="hv-a", port_from="1024", port_to=1279), "port_from"),
+        ("unknown field", dict(pub, host="hv-a", colour="red", **rng), "colour"),
+    ]
+    for what, b, field in bad:
+        st, e = api.post("/v1/leases", b)
+        c.check(f"leases: {what} -> 400 naming '{field}'", st == 400 and e.get("field") == field, (st, e))
+    st, e = api.post("/v1/leases/renew", ident("hv-a", 1030))
+    c.check("leases: renew of an unaligned block -> 400 naming block_first_port",
+            st == 400 and e.get("field") == "block_first_port", (st, e))
+    st, lst2 = api.get("/v1/leases")
+    c.check("leases: refused requests leased nothing", st == 200 and lst2 == lst, (lst, lst2))
+    for m, pth in [("GET", "/v1/leases"), ("POST", "/v1/leases"), ("POST", "/v1/leases/renew"),
+                   ("POST", "/v1/leases/release"), ("DELETE", "/v1/leases")]:
+        b = None if m == "GET" else dict(pub, host="hv-a", **rng)
+        st1, _ = api.request(m, pth, b, token=None)
+        st2, _ = api.request(m, pth, b, token="wrong")
+        c.check(f"leases: {m} {pth} without/with bad token -> 401", st1 == 401 and st2 == 401, (st1, st2))
+    st, _ = lease("hv-a")
+    c.check("leases: nothing was leased by the unauthorized requests (one block free, hv-a gets it)", st == 200, st)
+    st, _ = lease("hv-a")
+    c.check("leases: ... and then the range is full again", st == 409, st)
+finally:
+    api.stop()
+
 sys.exit(c.done())
