@@ -166,6 +166,12 @@ static void upcall(struct agent *a, struct pkt_buf *b, const struct flow_key *ke
         pkt_pool_put(a->pool, b);
         return;
     }
+    /* Running out of NAT ports or table space passes (a block arrives, an
+     * entry expires): such a drop is not cached, so the flow's next packet
+     * is simulated again. */
+    if (a->res.verdict == SIM_DROP && a->res.drop_reason &&
+        (strstr(a->res.drop_reason, "exhausted") || !strcmp(a->res.drop_reason, "nat table full")))
+        cache = false;
     rc = cache ? dp_actions_compile(key, &a->res, &env, &acts) : -EOPNOTSUPP;
     if (rc < 0) {
         a->c.not_cached++;
