@@ -1,7 +1,7 @@
 /*
  * rampart-agent: the compute-host daemon.
  *
- *   rampart-agent [-c /etc/rampart/agent.conf] [--check]
+ *   rampart-agent [-c /etc/rampart/rampart.conf] [--check]
  *
  * Exit 0 on SIGTERM, 1 when it cannot start, 2 for a bad command line or
  * configuration (the message names the setting). docs/agent.md describes
@@ -27,7 +27,7 @@ int main(int argc, char **argv)
                                          {"help", no_argument, NULL, 'h'},
                                          {NULL, 0, NULL, 0}};
     static const enum log_level levels[] = {LOGL_ERR, LOGL_WARN, LOGL_INFO, LOGL_DEBUG};
-    const char *path = "/etc/rampart/agent.conf";
+    const char *path = "/etc/rampart/rampart.conf";
     struct agent_settings s;
     struct agent *a;
     char err[512];
