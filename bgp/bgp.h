@@ -249,4 +249,9 @@ int bgp_sup_command(struct bgp_sup *s, const char *cmd, struct bgp_reply *out);
 /* `show protocols all "peer_<name>"` + `show bfd sessions`, parsed. */
 int bgp_sup_peer_info(struct bgp_sup *s, const char *peer_name, struct bgp_proto_info *out);
 
+/* The route feed (learned routes from the kernel table BIRD exports into)
+ * has its declarations in bgp/route_feed.h, included here: callers include
+ * bgp/bgp.h alone. */
+#include "bgp/route_feed.h"
+
 #endif
