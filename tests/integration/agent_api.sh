@@ -139,9 +139,10 @@ inv=$(stat_of hv1 'd["api"]["flows_invalidated"]')
 kill -HUP "$agent1"
 check "SIGHUP in API mode takes a fresh snapshot" \
   'wait_for 100 "[ \$(grep -c \"topology at revision\" $work/hv1.log) -gt $snaps ]"'
-sleep 1.2   # one stats period
+sleep 1.2   # one stats period (flows themselves may have reached their
+            # 10 s hard timeout by now: the counters are the evidence)
 check "... and drops no flow when nothing changed (no flush, no invalidation)" \
-  '[ "$(stat_of hv1 "d[\"api\"][\"flows_invalidated\"]")" = "$inv" ] && [ "$(stat_of hv1 "d[\"api\"][\"flushes\"]")" = 0 ] && [ "$(stat_of hv1 "d[\"flows\"]")" -ge 1 ]'
+  '[ "$(stat_of hv1 "d[\"api\"][\"flows_invalidated\"]")" = "$inv" ] && [ "$(stat_of hv1 "d[\"api\"][\"flushes\"]")" = 0 ]'
 
 kill "$api_pid"; wait "$api_pid" 2>/dev/null
 kill "$agent2"; wait "$agent2" 2>/dev/null
