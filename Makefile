@@ -155,9 +155,10 @@ endef
 $(foreach b,$(patsubst bench/%.c,%,$(BENCH_SRCS)),$(eval $(call bench_rule,$(b))))
 
 bench: deps
-	$(MAKE) $(BENCH_BINS) build/rel/rampart-api
+	$(MAKE) $(BENCH_BINS) build/rel/rampart-api build/rel/rampart-agent
 	scripts/run-bench.sh $(BENCH_BINS)
 	RAMPART_API=build/rel/rampart-api /usr/bin/python3 bench/api_bench.py
+	bench/e2e_forward.sh   # last and alone: it pins CPUs 0 and 1 (root; skips otherwise)
 
 # --- fuzzing (clang libFuzzer + ASan) ------------------------------------------------
 FUZZ_CFLAGS := -std=c11 -D_GNU_SOURCE -DTHREADED -I. $(PKG_CFLAGS) -g -O1 \
