@@ -313,7 +313,11 @@ int agent_create(const struct agent_settings *cfg, struct agent **out, char *err
     fc.max_flows = (uint32_t)cfg->flows;
     fc.idle_timeout_ns = (uint64_t)cfg->idle_timeout_s * 1000000000ull;
     fc.hard_timeout_ns = (uint64_t)cfg->hard_timeout_s * 1000000000ull;
-    fc.max_tag_refs = fc.max_flows * 16;
+    /* A routed, NATed flow carries about 20 tags (trace shows them), most
+     * shared with other flows (devices, ports, routes); the distinct ones
+     * per flow are its few state keys. */
+    fc.max_tag_refs = fc.max_flows * 24;
+    fc.max_tags = fc.max_flows * 4;
     if ((rc = dp_flow_cache_create(&a->flows, &fc)) < 0) {
         snprintf(err, errlen, "flow cache of %u flows: %s", fc.max_flows, strerror(-rc));
         goto fail;
