@@ -75,6 +75,7 @@ static int bind_port(struct agent *a, const struct sim_port_info *info, bool qui
         c.kind = DP_IO_TAP;
     } else if (a->cfg.backend == AGENT_BACKEND_XDP) {
         c.kind = DP_IO_XDP;
+        c.busy_poll = a->cfg.busy_poll;
     } else {
         c.kind = DP_IO_AFPACKET;
         c.kernel_ingress_drop = true;   /* the datapath, not the kernel, answers on this interface */

@@ -36,6 +36,7 @@ struct agent_settings {
     int64_t state_vni;
     int backend;                /* enum agent_backend */
     char tap_prefix[32];
+    bool busy_poll;             /* AF_XDP: SO_PREFER_BUSY_POLL + SO_BUSY_POLL */
     int64_t flows;
     int64_t idle_timeout_s, hard_timeout_s;
     int64_t upcall_budget;      /* first packets simulated per loop turn */

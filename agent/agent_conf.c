@@ -28,6 +28,8 @@ static const struct conf_item items[] = {
      "VNI reserved for flow-state messages"},
     {"datapath.backend", CONF_ENUM, I(backend), 0, 0, backends, "afpacket", false,
      "packet I/O for existing interfaces: afpacket or xdp"},
+    {"datapath.busy_poll", CONF_BOOL, I(busy_poll), 0, 0, NULL, "false", false,
+     "AF_XDP: busy-poll the sockets (SO_PREFER_BUSY_POLL); needs napi_defer_hard_irqs and gro_flush_timeout set on the NIC"},
     {"datapath.tap_prefix", CONF_STRING, S(tap_prefix), 0, 0, NULL, "tap", false,
      "interfaces named so are TAP devices the agent creates"},
     {"datapath.flows", CONF_INT, I(flows), 64, 1 << 24, NULL, "262144", false, "flow cache entries"},
