@@ -141,10 +141,10 @@ test: deps
 	$(MAKE) check-deps check-clang
 	scripts/run-tests.sh
 
-# The ZooKeeper ensemble failover test: slow, and not yet passing (docs/api.md).
+# The ZooKeeper ensemble failover test alone (make test runs it too).
 test-zk-failover: deps
 	$(MAKE) build/asan/rampart-api
-	tests/extra/api_zk_failover.sh
+	tests/integration/api_zk_failover.sh
 
 # --- benchmarks (release flags) -----------------------------------------------------
 BENCH_BINS := $(patsubst bench/%.c,build/rel/bench/%,$(BENCH_SRCS))

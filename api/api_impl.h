@@ -66,6 +66,9 @@ struct api_server {
     struct api_watcher *watchers;
     unsigned n_watchers;
     struct event *poll_ev, *ping_ev, *flush_ev;
+    struct event *kick_ev;         /* one-shot: follow the store now (see watch.c) */
+    uint64_t stuck_rev;            /* applied_rev when the reader last made no progress */
+    uint64_t stuck_since_ns;       /* since when it has been below the store's revision */
     struct api_pending *pending, **pending_tail;
     struct api_rate_slot rate[API_RATE_SLOTS];
     struct api_counters counters;

@@ -7,6 +7,16 @@
  * disconnect misses nothing and repeats nothing. The same pass applies
  * changes other API servers committed (ZooKeeper) to the in-memory topology.
  *
+ * Following is a poll of the store's revision every store_poll_ms on a
+ * persistent timer, plus a one-shot "kick" event for "follow now" (after a
+ * local commit, when a watcher asks for history). The kick must be its own
+ * event: activating the persistent timer by hand makes libevent re-arm it
+ * relative to its old deadline, so every local commit pushed the next timed
+ * poll one period further out; after a burst of writes the timer slept for
+ * tens of seconds and the last change another server made was not applied
+ * until then. The reader never skips a revision; if it stays below the
+ * store's revision for API_STUCK_RESYNC_S it reloads everything instead.
+ *
  * A stream is JSON lines:
  *   {"rev":12,"op":"put","type":"ports","id":"...","object":{...}}
  *   {"rev":13,"op":"del","type":"ports","id":"..."}
@@ -29,6 +39,7 @@
 #define WATCH_PAGE 1000
 #define WATCH_MAX_BACKLOG (16u << 20)   /* bytes queued for a slow watcher before we drop it */
 #define WATCH_PING_S 5
+#define API_STUCK_RESYNC_S 30
 
 static void watcher_remove(struct api_server *srv, struct api_watcher *w)
 {
@@ -92,9 +103,10 @@ void api_note_local_commit(struct api_server *srv, uint64_t rev)
         srv->applied_rev = rev;
     else if (srv->n_local_revs < API_LOCAL_REVS)
         srv->local_revs[srv->n_local_revs++] = rev;
-    /* Feed watchers now rather than at the next poll. */
-    if (srv->poll_ev)
-        event_active(srv->poll_ev, EV_TIMEOUT, 0);
+    /* Feed watchers now rather than at the next poll (never by activating
+     * poll_ev itself: see the top of this file). */
+    if (srv->kick_ev)
+        event_active(srv->kick_ev, EV_TIMEOUT, 0);
 }
 
 /* Apply a change another API server committed. */
@@ -168,6 +180,51 @@ static void resync_all(struct api_server *srv, uint64_t cur)
     }
 }
 
+/* Rebuild memory from the store's resources and tell watchers to resync:
+ * when the log no longer reaches back far enough, or the reader has been
+ * stuck below the store's revision too long. */
+static void reload_from_store(struct api_server *srv, uint64_t cur)
+{
+    struct sim_topo *old = srv->topo;
+    int rc;
+
+    /* Writes applied in memory but not committed yet would be lost from
+     * memory by the reload (their revisions count as local): commit first. */
+    api_commit_flush(srv);
+    if ((rc = sim_topo_create(&srv->topo)) == 0 && (rc = api_load_from_store(srv)) == 0) {
+        sim_topo_destroy(old);
+    } else {
+        sim_topo_destroy(srv->topo);
+        srv->topo = old;
+        log_ratelimited(LOGL_WARN, "store: cannot reload the topology: %s", strerror(-rc));
+        return;
+    }
+    srv->stuck_since_ns = 0;
+    api_invalidate_lists(srv, SIM_RES_COUNT);
+    resync_all(srv, cur);
+}
+
+/* Progress check after a pass: the store is at 'cur'. */
+static void check_stuck(struct api_server *srv, uint64_t cur)
+{
+    uint64_t now = api_now_ns();
+
+    if (srv->applied_rev >= cur) {
+        srv->stuck_since_ns = 0;
+        return;
+    }
+    if (!srv->stuck_since_ns || srv->stuck_rev != srv->applied_rev) {
+        srv->stuck_rev = srv->applied_rev;
+        srv->stuck_since_ns = now;
+        return;
+    }
+    if (now - srv->stuck_since_ns >= API_STUCK_RESYNC_S * 1000000000ull) {
+        log_warn("store: no progress past revision %" PRIu64 " (store at %" PRIu64 ") for %d s: reloading",
+                 srv->applied_rev, cur, API_STUCK_RESYNC_S);
+        reload_from_store(srv, cur);
+    }
+}
+
 void api_sync_from_store(struct api_server *srv)
 {
     uint64_t cur, from;
@@ -182,23 +239,17 @@ void api_sync_from_store(struct api_server *srv)
     for (struct api_watcher *w = srv->watchers; w; w = w->next)
         if (w->since < from)
             from = w->since;
-    if (from >= cur)
+    if (from >= cur) {
+        check_stuck(srv, cur);
         return;
+    }
     while (more) {
         struct feed f = {srv, from};
 
         rc = store_changes_since(srv->store, from, WATCH_PAGE, feed_record, &f, &more);
         if (rc == -ERANGE) {
             /* History is gone: rebuild memory from the store, tell watchers. */
-            struct sim_topo *old = srv->topo;
-            if (sim_topo_create(&srv->topo) == 0 && api_load_from_store(srv) == 0) {
-                sim_topo_destroy(old);
-            } else {
-                sim_topo_destroy(srv->topo);
-                srv->topo = old;
-            }
-            api_invalidate_lists(srv, SIM_RES_COUNT);
-            resync_all(srv, cur);
+            reload_from_store(srv, cur);
             return;
         }
         if (rc < 0)
@@ -220,6 +271,7 @@ void api_sync_from_store(struct api_server *srv)
             srv->local_revs[k++] = srv->local_revs[i];
     srv->n_local_revs = k;
     srv->fed_rev = srv->applied_rev;
+    check_stuck(srv, cur);
 }
 
 void api_handle_watch(struct api_server *srv, struct evhttp_request *req)
@@ -263,7 +315,7 @@ void api_handle_watch(struct api_server *srv, struct evhttp_request *req)
     srv->counters.requests[2]++;
     srv->counters.by_code[200]++;
     if (since < cur)
-        event_active(srv->poll_ev, EV_TIMEOUT, 0);
+        event_active(srv->kick_ev, EV_TIMEOUT, 0);
 }
 
 static void poll_cb(evutil_socket_t fd, short what, void *arg)
@@ -296,8 +348,9 @@ int api_watch_start(struct api_server *srv)
     struct timeval ping_tv = {WATCH_PING_S, 0};
 
     srv->poll_ev = event_new(srv->base, -1, EV_PERSIST, poll_cb, srv);
+    srv->kick_ev = event_new(srv->base, -1, 0, poll_cb, srv);
     srv->ping_ev = event_new(srv->base, -1, EV_PERSIST, ping_cb, srv);
-    if (!srv->poll_ev || !srv->ping_ev)
+    if (!srv->poll_ev || !srv->kick_ev || !srv->ping_ev)
         return -ENOMEM;
     event_add(srv->poll_ev, &poll_tv);
     event_add(srv->ping_ev, &ping_tv);
@@ -310,7 +363,9 @@ void api_watch_stop(struct api_server *srv)
         watcher_end(srv, srv->watchers);
     if (srv->poll_ev)
         event_free(srv->poll_ev);
+    if (srv->kick_ev)
+        event_free(srv->kick_ev);
     if (srv->ping_ev)
         event_free(srv->ping_ev);
-    srv->poll_ev = srv->ping_ev = NULL;
+    srv->poll_ev = srv->kick_ev = srv->ping_ev = NULL;
 }

@@ -22,5 +22,5 @@ for p in 21831 21832 21833; do
 done
 RAMPART_TEST_ZK_ENSEMBLE=127.0.0.1:21831,127.0.0.1:21832,127.0.0.1:21833 \
 RAMPART_TEST_ZK_PORTS=21831,21832,21833 \
-  /usr/bin/python3 tests/extra/api_zk_failover.py || fail=1
+  /usr/bin/python3 tests/integration/api_zk_failover.py || fail=1
 exit $fail
