@@ -32,15 +32,17 @@
 #define ZK_PATH_MAX 512
 #define ZK_RETRIES 20
 /* ZooKeeper refuses (by closing the session) requests above jute.maxbuffer,
- * 1 MiB by default: refuse bigger batches ourselves with -E2BIG. */
+ * 1 MiB by default: refuse bigger batches ourselves with -E2BIG. An
+ * ensemble started with a larger jute.maxbuffer takes larger batches when
+ * store_config.zk_max_batch says so. */
 #define ZK_MAX_BATCH (1000 * 1000)
-#define ZK_MAX_NODE (1024 * 1024)
 
 struct zk_store {
     zhandle_t *zh;
     char root[256];
     char hosts[512];
     int timeout_ms;
+    size_t max_batch;
     pthread_mutex_t lock;
     pthread_cond_t cond;
     int state;
@@ -191,6 +193,7 @@ static int zk_open(struct store *s, const struct store_config *cfg)
     zoo_set_debug_level(ZOO_LOG_LEVEL_ERROR);
     snprintf(st->hosts, sizeof(st->hosts), "%s", cfg->zk_hosts);
     st->timeout_ms = cfg->zk_timeout_ms > 0 ? cfg->zk_timeout_ms : 10000;
+    st->max_batch = cfg->zk_max_batch ? cfg->zk_max_batch : ZK_MAX_BATCH;
     st->zh = zookeeper_init(cfg->zk_hosts, zk_watcher, st->timeout_ms, NULL, st, 0);
     if (!st->zh) {
         rc = -errno ? -errno : -EIO;
@@ -247,23 +250,34 @@ static int read_rev(struct zk_store *st, uint64_t *rev)
     return 0;
 }
 
-/* Read a node into a malloc'd NUL-terminated buffer. */
-static int read_node(struct zk_store *st, const char *path, char **out, struct Stat *stat)
+/* Read a node into a malloc'd NUL-terminated buffer sized from the node's
+ * length (zoo_get cuts data that does not fit without saying so). */
+static int read_node(struct zk_store *st, const char *path, char **out, struct Stat *stat_out)
 {
-    int len = ZK_MAX_NODE;
-    char *buf = malloc((size_t)len + 1);
-    int rc;
+    struct Stat pre, local, *stat = stat_out ? stat_out : &local;
+    int rc = zoo_exists(st->zh, path, 0, &pre);
 
-    if (!buf)
-        return -ENOMEM;
-    rc = zoo_get(st->zh, path, 0, buf, &len, stat);
-    if (rc != ZOK) {
-        free(buf);
+    if (rc != ZOK)
         return zk_errno(rc);
+    for (int tries = 0; tries < 3; tries++) {
+        int len = pre.dataLength > 0 ? pre.dataLength : 0;
+        char *buf = malloc((size_t)len + 1);
+        if (!buf)
+            return -ENOMEM;
+        rc = zoo_get(st->zh, path, 0, buf, &len, stat);
+        if (rc != ZOK) {
+            free(buf);
+            return zk_errno(rc);
+        }
+        if (stat->dataLength <= pre.dataLength) {
+            buf[len < 0 ? 0 : len] = '\0';
+            *out = buf;
+            return 0;
+        }
+        free(buf);   /* it grew between the two calls: again, bigger */
+        pre = *stat;
     }
-    buf[len < 0 ? 0 : len] = '\0';
-    *out = buf;
-    return 0;
+    return -EAGAIN;
 }
 
 static json_t *batch_json(const struct store_change *changes, size_t n, json_t *deleted)
@@ -365,7 +379,7 @@ static int zk_commit_once(struct zk_store *st, const struct store_change *change
         goto out;
     }
     total = strlen(log_text) * 2;
-    if (total > ZK_MAX_BATCH) {
+    if (total > st->max_batch) {
         rc = -E2BIG;
         goto out;
     }
