@@ -279,7 +279,7 @@ jnum() { jq -r "$2 // 0" "$1" 2>/dev/null || echo 0; }
 echo "e2e_forward: 64-byte UDP frames, 256 flows, SNAT; warm-up ${WARMUP}s, window ${WINDOW}s (paced ${PWINDOW}s), median of $RUNS runs"
 echo "  generator: BPF_PROG_RUN live frames, XDP_TX out of rpbS0; sink: XDP count+drop on rpbD0"
 echo "  CPU 0: generator (nice $GEN_NICE) + sink NAPI (nice $NICE); CPU 1: forwarder + NAPI of rpbF0/rpbF1 (nice $NICE)"
-echo "  AF_XDP: native mode, copy (veth has no zero-copy), no busy polling (the agent has no setting for it yet)"
+echo "  AF_XDP: native mode, copy (veth has no zero-copy), with and without busy polling (datapath.busy_poll)"
 med() { tr ' ' '\n' <<<"$1" | grep . | median; }
 per_s() { awk -v v="$1" -v w="$2" 'BEGIN { printf "%.0f", v / w }'; }
 
