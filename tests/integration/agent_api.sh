@@ -135,6 +135,7 @@ wait_for 50 ping12
 # keeps every cached flow.
 ping12 2
 snaps=$(grep -c "topology at revision" "$work/hv1.log")
+kill -USR1 "$agent1"; sleep 0.5   # the stats file as of now, not up to a second ago
 inv=$(stat_of hv1 'd["api"]["flows_invalidated"]')
 kill -HUP "$agent1"
 check "SIGHUP in API mode takes a fresh snapshot" \
