@@ -32,7 +32,6 @@ struct api_settings {
     char zk_hosts[256];
     char zk_chroot[128];
     int64_t zk_timeout_ms;
-    int64_t zk_max_batch;
 };
 
 static const char *const backends[] = {"sqlite", "zookeeper", NULL};
@@ -54,8 +53,6 @@ static const struct conf_item api_items[] = {
     {"store.path", CONF_STRING, S(store_path), 0, 0, NULL, "/var/lib/rampart/rampart.db", false, "SQLite file"},
     {"store.zookeeper", CONF_STRING, S(zk_hosts), 0, 0, NULL, "127.0.0.1:2181", false, "ZooKeeper ensemble"},
     {"store.chroot", CONF_STRING, S(zk_chroot), 0, 0, NULL, "/rampart", false, "ZooKeeper chroot path"},
-    {"store.max_batch", CONF_INT, offsetof(struct api_settings, zk_max_batch), 0, 100000, 1LL << 30, NULL, "1000000",
-     false, "ZooKeeper: bytes one commit (an import) may carry; raise jute.maxbuffer on the ensemble to match"},
     {"store.timeout_ms", CONF_INT, offsetof(struct api_settings, zk_timeout_ms), 0, 1000, 600000, NULL, "10000",
      false, "ZooKeeper session timeout"},
 };
@@ -150,7 +147,6 @@ int main(int argc, char **argv)
     scfg.zk_hosts = set.zk_hosts;
     scfg.zk_chroot = set.zk_chroot;
     scfg.zk_timeout_ms = (int)set.zk_timeout_ms;
-    scfg.zk_max_batch = (size_t)set.zk_max_batch;
     if ((rc = store_open(&store, &scfg)) < 0) {
         log_err("store: cannot open %s: %s", scfg.backend == STORE_SQLITE ? set.store_path : set.zk_hosts,
                 strerror(-rc));

@@ -33,8 +33,9 @@ struct store_config {
     const char *zk_hosts;          /* ZooKeeper: "127.0.0.1:2181,127.0.0.1:2182" */
     const char *zk_chroot;         /* ZooKeeper: e.g. "/rampart" (created if missing) */
     int zk_timeout_ms;             /* session timeout, default 10000 */
-    size_t zk_max_batch;           /* bytes one commit may carry; 0: 1,000,000 (the ensemble's
-                                    * jute.maxbuffer must be at least this, plus a margin) */
+    size_t zk_max_batch;           /* bytes one commit may carry; 0: 1,000,000. Larger values
+                                    * need the ensemble's jute.maxbuffer raised and are not yet
+                                    * known to work (docs/api.md): the API does not set it. */
 };
 
 enum store_op { STORE_PUT, STORE_DEL };
