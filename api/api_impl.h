@@ -111,6 +111,16 @@ void api_watch_stop(struct api_server *srv);
 struct api_leases;
 void api_handle_leases(struct api_server *srv, struct evhttp_request *req, const char *sub);
 void api_leases_free(struct api_server *srv);   /* at destroy */
+/* A lease request body, checked against the topology (pure: the handler
+ * and the fuzz target use it). want_range: port_from/port_to (lease); else
+ * block_first_port (renew, release). 0, or -EINVAL with a message and the
+ * field it names. */
+struct lease_req {
+    char router[37], host[37], addr[16];
+    long long port_from, port_to, first;
+};
+int api_lease_req_parse(const struct sim_topo *topo, const json_t *body, bool want_range, struct lease_req *r,
+                        char *msg, size_t msg_len, const char **field_out);
 
 /* metrics.c */
 void api_handle_status(struct api_server *srv, struct evhttp_request *req);

@@ -45,11 +45,6 @@ struct api_leases {
 
 /* What every lease request names: the (router, address) the block is of
  * and the host that holds it, validated and as ids. */
-struct lease_req {
-    char router[37], host[37], addr[16];
-    long long port_from, port_to, first;
-};
-
 void api_leases_free(struct api_server *srv)
 {
     if (!srv || !srv->leases)
@@ -141,11 +136,8 @@ static int int_field(const json_t *body, const char *key, long long lo, long lon
     return 0;
 }
 
-/* Parse and check a request body. want_range: port_from/port_to (lease);
- * else block_first_port (renew, release). Replies 400 and returns -EINVAL
- * on bad input. */
-static int parse_req(struct api_server *srv, struct evhttp_request *req, const json_t *body, bool want_range,
-                     struct lease_req *r)
+int api_lease_req_parse(const struct sim_topo *topo, const json_t *body, bool want_range, struct lease_req *r,
+                        char *msg, size_t msg_len, const char **field_out)
 {
     static const char *const range_keys[] = {"router", "address", "host", "port_from", "port_to", NULL};
     static const char *const block_keys[] = {"router", "address", "host", "block_first_port", NULL};
@@ -154,14 +146,20 @@ static int parse_req(struct api_server *srv, struct evhttp_request *req, const j
     const json_t *v;
     struct sim_id id;
     struct in_addr a;
-    char msg[160] = "";
+
+    msg[0] = '\0';
+    if (!json_is_object(body)) {
+        snprintf(msg, msg_len, "the body must be a JSON object");
+        field = "";
+        goto bad;
+    }
 
     json_object_foreach((json_t *)body, key, v) {
         bool known = false;
         for (unsigned i = 0; keys[i] && !known; i++)
             known = !strcmp(keys[i], key);
         if (!known) {
-            snprintf(msg, sizeof(msg), "unknown field '%s'", key);
+            snprintf(msg, msg_len, "unknown field '%s'", key);
             field = key;
             goto bad;
         }
@@ -171,48 +169,61 @@ static int parse_req(struct api_server *srv, struct evhttp_request *req, const j
      * whose chain SNATs. */
     s = json_string_value(json_object_get(body, "router"));
     field = "router";
-    if (!s || (sim_topo_resolve(srv->topo, SIM_RES_ROUTER, s, &id) < 0 &&
-               sim_topo_resolve(srv->topo, SIM_RES_BRIDGE, s, &id) < 0)) {
-        snprintf(msg, sizeof(msg), s ? "no router '%.100s'" : "router (an id or a name) is required", s);
+    if (!s || (sim_topo_resolve(topo, SIM_RES_ROUTER, s, &id) < 0 &&
+               sim_topo_resolve(topo, SIM_RES_BRIDGE, s, &id) < 0)) {
+        snprintf(msg, msg_len, s ? "no router '%.100s'" : "router (an id or a name) is required", s);
         goto bad;
     }
     sim_id_format(&id, r->router);
     s = json_string_value(json_object_get(body, "host"));
     field = "host";
-    if (!s || sim_topo_resolve(srv->topo, SIM_RES_HOST, s, &id) < 0) {
-        snprintf(msg, sizeof(msg), s ? "no host '%.100s'" : "host (an id or a name) is required", s);
+    if (!s || sim_topo_resolve(topo, SIM_RES_HOST, s, &id) < 0) {
+        snprintf(msg, msg_len, s ? "no host '%.100s'" : "host (an id or a name) is required", s);
         goto bad;
     }
     sim_id_format(&id, r->host);
     s = json_string_value(json_object_get(body, "address"));
     field = "address";
     if (!s || inet_pton(AF_INET, s, &a) != 1 || a.s_addr == 0) {
-        snprintf(msg, sizeof(msg), "address must be an IPv4 address such as \"198.51.100.2\"");
+        snprintf(msg, msg_len, "address must be an IPv4 address such as \"198.51.100.2\"");
         goto bad;
     }
     inet_ntop(AF_INET, &a, r->addr, sizeof(r->addr));   /* one spelling for the store's key */
     if (want_range) {
         field = "port_from";
-        if (int_field(body, field, 1, 65535, &r->port_from, msg, sizeof(msg)) < 0)
+        if (int_field(body, field, 1, 65535, &r->port_from, msg, msg_len) < 0)
             goto bad;
         field = "port_to";
-        if (int_field(body, field, 1, 65535, &r->port_to, msg, sizeof(msg)) < 0)
+        if (int_field(body, field, 1, 65535, &r->port_to, msg, msg_len) < 0)
             goto bad;
         if (r->port_to < r->port_from) {
-            snprintf(msg, sizeof(msg), "port_to is below port_from");
+            snprintf(msg, msg_len, "port_to is below port_from");
             goto bad;
         }
     } else {
         field = "block_first_port";
-        if (int_field(body, field, 0, 65535 - NAT_BLOCK_PORTS + 1, &r->first, msg, sizeof(msg)) < 0)
+        if (int_field(body, field, 0, 65535 - NAT_BLOCK_PORTS + 1, &r->first, msg, msg_len) < 0)
             goto bad;
         if (r->first % NAT_BLOCK_PORTS) {
-            snprintf(msg, sizeof(msg), "block_first_port must be a multiple of %d", NAT_BLOCK_PORTS);
+            snprintf(msg, msg_len, "block_first_port must be a multiple of %d", NAT_BLOCK_PORTS);
             goto bad;
         }
     }
     return 0;
 bad:
+    *field_out = field;
+    return -EINVAL;
+}
+
+/* Parse and check a request body; on bad input reply 400 naming the field. */
+static int parse_req(struct api_server *srv, struct evhttp_request *req, const json_t *body, bool want_range,
+                     struct lease_req *r)
+{
+    char msg[160];
+    const char *field = NULL;
+
+    if (api_lease_req_parse(srv->topo, body, want_range, r, msg, sizeof(msg), &field) == 0)
+        return 0;
     api_reply_error(srv, req, 400, msg, field);
     return -EINVAL;
 }
