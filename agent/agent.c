@@ -29,13 +29,35 @@ uint64_t agent_clock_ns(void)
     return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
+static uint32_t key_slot(uint32_t key)
+{
+    return (key * 0x9e3779b1u) >> 22;   /* top 10 bits: AGENT_KEY_SLOTS */
+}
+
 int agent_port_by_key(const struct agent *a, uint32_t tunnel_key)
 {
-    /* A host has a handful of ports: a scan beats keeping an index in step. */
-    for (int i = 0; i < AGENT_MAX_PORTS; i++)
-        if (a->ports[i].used && a->ports[i].info.tunnel_key == tunnel_key)
-            return i;
+    uint32_t i = key_slot(tunnel_key);
+
+    /* at most AGENT_MAX_PORTS of AGENT_KEY_SLOTS are used: an empty slot ends the probe */
+    for (uint32_t n = 0; n < AGENT_KEY_SLOTS && a->port_of[i]; n++, i = (i + 1) & (AGENT_KEY_SLOTS - 1))
+        if (a->key_of[i] == tunnel_key)
+            return a->port_of[i] - 1;
     return -1;
+}
+
+void agent_ports_reindex(struct agent *a)
+{
+    _Static_assert(AGENT_KEY_SLOTS == 1u << 10 && AGENT_KEY_SLOTS >= 2 * AGENT_MAX_PORTS, "key slots");
+    memset(a->port_of, 0, sizeof(a->port_of));
+    for (uint32_t p = 0; p < AGENT_MAX_PORTS; p++) {
+        if (!a->ports[p].used)
+            continue;
+        uint32_t i = key_slot(a->ports[p].info.tunnel_key);
+        while (a->port_of[i])
+            i = (i + 1) & (AGENT_KEY_SLOTS - 1);
+        a->key_of[i] = a->ports[p].info.tunnel_key;
+        a->port_of[i] = (uint16_t)(p + 1);
+    }
 }
 
 static bool is_tap(const struct agent *a, const char *ifname)
@@ -53,6 +75,7 @@ static void unbind_port(struct agent *a, uint32_t i)
     epoll_ctl(a->epfd, EPOLL_CTL_DEL, dp_io_fd(p->io), NULL);
     dp_io_close(p->io);
     memset(p, 0, sizeof(*p));
+    agent_ports_reindex(a);
 }
 
 static int bind_port(struct agent *a, const struct sim_port_info *info, bool quiet)
@@ -97,6 +120,7 @@ static int bind_port(struct agent *a, const struct sim_port_info *info, bool qui
         unbind_port(a, (uint32_t)slot);
         return rc;
     }
+    agent_ports_reindex(a);
     log_msg(LOGL_INFO, "port %s: bound to %s (%s), tunnel key %u", info->name[0] ? info->name : "-",
             info->interface, dp_io_mode(a->ports[slot].io), info->tunnel_key);
     return 0;
@@ -137,6 +161,7 @@ static void sync_ports(struct agent *a, bool quiet)
         else if (!have && !quiet)
             log_msg(LOGL_WARN, "port %s: bound to this host but names no interface", want[k].name);
     }
+    agent_ports_reindex(a);   /* a kept port's tunnel key may have changed */
 }
 
 static void sync_peers(struct agent *a)

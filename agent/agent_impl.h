@@ -20,6 +20,7 @@
 #define AGENT_BURST 32
 #define AGENT_MAX_PEERS 1024
 #define AGENT_TUNNEL_IN_PORT 0xfffffffeu /* flow key in_port of frames entering from a tunnel */
+#define AGENT_KEY_SLOTS 1024            /* tunnel key -> local port, open addressing, half full at most */
 
 struct agent_port {
     bool used;
@@ -47,6 +48,10 @@ struct agent {
     uint32_t tunnel_ip;                 /* host order */
     struct pkt_pool *pool;
     struct agent_port ports[AGENT_MAX_PORTS];
+    /* Tunnel key -> local port number + 1 (0: empty), rebuilt when ports
+     * are bound or unbound: every frame from the tunnel is looked up. */
+    uint32_t key_of[AGENT_KEY_SLOTS];
+    uint16_t port_of[AGENT_KEY_SLOTS];
     struct tun *tun;
     struct dp_flow_cache *flows;
     struct dp_exec *exec;
@@ -63,6 +68,7 @@ struct agent {
 /* agent.c */
 uint64_t agent_clock_ns(void);
 int agent_port_by_key(const struct agent *a, uint32_t tunnel_key);   /* local port number or -1 */
+void agent_ports_reindex(struct agent *a);
 
 /* Replace the topology with a document (a snapshot from the API): 0, or
  * a negative errno with the previous topology kept. keep_flows: the caller

@@ -235,20 +235,47 @@ void agent_port_rx(struct agent *a, uint32_t port_no)
     }
 }
 
+/* Send the frames of a burst bound for local ports, one batch per port
+ * (a burst usually goes to one or two VMs). Takes the buffers. */
+static void deliver_local(struct agent *a, struct pkt_buf **bufs, int *port_no, unsigned n)
+{
+    struct pkt_buf *batch[AGENT_BURST];
+
+    for (unsigned i = 0; i < n; i++) {
+        unsigned k = 0;
+        int p = port_no[i];
+        if (p < 0)
+            continue;
+        for (unsigned j = i; j < n; j++)
+            if (port_no[j] == p) {
+                batch[k++] = bufs[j];
+                port_no[j] = -1;
+            }
+        if (a->ports[p].used)
+            dp_io_tx_burst(a->ports[p].io, batch, k);
+        for (unsigned j = 0; j < k; j++)
+            pkt_pool_put(a->pool, batch[j]);
+        a->c.tunnel_delivered += k;
+    }
+}
+
 void agent_tunnel_rx(struct agent *a)
 {
-    struct pkt_buf *bufs[AGENT_BURST];
+    struct pkt_buf *bufs[AGENT_BURST], *local[AGENT_BURST];
     uint32_t vnis[AGENT_BURST], srcs[AGENT_BURST];
+    int local_port[AGENT_BURST];
 
     for (int turn = 0; turn < 4; turn++) {
-        unsigned n = tun_rx_burst(a->tun, a->pool, bufs, vnis, srcs, AGENT_BURST);
+        unsigned n = tun_rx_burst(a->tun, a->pool, bufs, vnis, srcs, AGENT_BURST), nl = 0;
         for (unsigned i = 0; i < n; i++) {
             int port_no = agent_port_by_key(a, vnis[i]);
             struct sim_port_info info;
             if (port_no >= 0) {
-                a->c.tunnel_delivered++;
-                send_local(a, port_no, bufs[i]);
-            } else if (sim_topo_port_by_key(a->topo, vnis[i], &info) == 0) {
+                local[nl] = bufs[i];
+                local_port[nl++] = port_no;
+                continue;
+            }
+            if (sim_topo_port_by_key(a->topo, vnis[i], &info) == 0) {
                 struct flow_key key;
                 struct pkt_layout l;
                 enum pkt_err e = flow_key_extract(bufs[i]->data, bufs[i]->len, AGENT_TUNNEL_IN_PORT, &key, &l);
@@ -267,6 +294,7 @@ void agent_tunnel_rx(struct agent *a)
             }
             pkt_pool_put(a->pool, bufs[i]);
         }
+        deliver_local(a, local, local_port, nl);
         agent_flush(a);
         if (n < AGENT_BURST)
             return;
