@@ -16,22 +16,12 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <unistd.h>
+#include "tests/unit/test_shell.h"
 
 #define TABLE 100
 #define N_ROUTES 100000
 #define REPS 3
 
-static int sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static int sh(const char *fmt, ...)
-{
-    char cmd[512];
-    va_list ap;
-
-    va_start(ap, fmt);
-    vsnprintf(cmd, sizeof(cmd), fmt, ap);
-    va_end(ap);
-    return system(cmd);
-}
 
 struct sink {
     struct lpm *lpm;     /* NULL: count only */

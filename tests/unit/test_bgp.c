@@ -24,6 +24,7 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+#include "tests/unit/test_shell.h"
 
 /* BIRD 2.0.12: est2.raw */
 static const char FIX_ESTABLISHED[] =
@@ -985,17 +986,6 @@ struct ns_pair {
     struct bgp_sup *sup;
 };
 
-static int sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static int sh(const char *fmt, ...)
-{
-    char cmd[1024];
-    va_list ap;
-
-    va_start(ap, fmt);
-    vsnprintf(cmd, sizeof(cmd), fmt, ap);
-    va_end(ap);
-    return system(cmd);
-}
 
 static int ns_setup(void **state)
 {

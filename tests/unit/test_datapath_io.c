@@ -26,6 +26,7 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+#include "tests/unit/test_shell.h"
 
 #define TEST_ETHERTYPE 0x88b5   /* IEEE local experimental: nothing else on the wire uses it */
 #define N_FRAMES 40             /* more than one 32-frame burst */
@@ -307,17 +308,6 @@ static void ns_atexit(void)
     }
 }
 
-static int sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static int sh(const char *fmt, ...)
-{
-    char cmd[512];
-    va_list ap;
-
-    va_start(ap, fmt);
-    vsnprintf(cmd, sizeof(cmd), fmt, ap);
-    va_end(ap);
-    return system(cmd);
-}
 
 static void ns_leave_and_delete(struct ns_env *e)
 {

@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+#include "tests/unit/test_shell.h"
 
 #define LO 0x7f000001u      /* 127.0.0.1 */
 #define POLL_TRIES 50       /* bounded waits: 50 polls of POLL_MS */
@@ -747,20 +748,6 @@ struct kv {
     int probe_fd;
 };
 
-static int sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static int sh(const char *fmt, ...)
-{
-    char cmd[512];
-    va_list ap;
-
-    va_start(ap, fmt);
-    vsnprintf(cmd, sizeof(cmd), fmt, ap);
-    va_end(ap);
-    int rc = system(cmd);
-    if (rc != 0)
-        fprintf(stderr, "# command failed (%d): %s\n", rc, cmd);
-    return rc;
-}
 
 /* Run the calling thread in namespace 'name' (NULL: back home). */
 static int enter_ns(struct kv *k, const char *name)
