@@ -19,7 +19,7 @@ FUZZ_SECONDS ?= 60
 FUZZ_CC   ?= clang
 
 # Modules from the bottom of the dependency order up (design.md section 5).
-MODULES   := lib nat sim tunnel datapath bgp store api agent cli
+MODULES   := lib nat sim tunnel datapath bgp store api agent gateway cli
 # What each module may link against (itself first).
 LINK_lib  := lib
 LINK_nat  := nat lib
@@ -30,6 +30,7 @@ LINK_bgp  := bgp lib
 LINK_store := store lib
 LINK_api  := api sim store nat lib
 LINK_agent := agent datapath tunnel sim nat lib
+LINK_gateway := gateway agent bgp datapath tunnel sim nat lib
 LINK_cli  := cli sim nat lib
 
 PKGS      := jansson sqlite3 libconfig libevent libxdp libbpf libmnl
@@ -55,14 +56,15 @@ UNIT_SRCS  := $(wildcard tests/unit/test_*.c)
 FUZZ_SRCS  := $(wildcard tests/fuzz/fuzz_*.c)
 BENCH_SRCS := $(wildcard bench/bench_*.c)
 BINS       := build/rel/rampartctl build/rel/rampart-api \
-              $(if $(wildcard agent/main_rampart_agent.c),build/rel/rampart-agent)
+              $(if $(wildcard agent/main_rampart_agent.c),build/rel/rampart-agent) \
+              $(if $(wildcard gateway/main_rampart_gateway.c),build/rel/rampart-gateway)
 
 # A test or bench named test_<module>... links that module and what it
 # depends on; anything else links lib only.
 mod_of     = $(or $(firstword $(foreach m,$(filter-out lib,$(MODULES)),$(if $(filter $(m)%,$(1)),$(m)))),lib)
 archives   = $(foreach m,$(LINK_$(call mod_of,$(2))),build/$(1)/lib$(m).a)
 
-.PHONY: all test unit-tests integration-tests demo bench fuzz install clean deps test-zk-failover \
+.PHONY: all test unit-tests integration-tests demo bench fuzz install clean deps test-zk-failover appliance appliance-test demo-down \
         check-deps check-clang scenarios
 all: $(BINS)
 
@@ -124,6 +126,11 @@ build/rel/rampart-agent: build/rel/agent/main_rampart_agent.o $(call archives,re
 build/asan/rampart-agent: build/asan/agent/main_rampart_agent.o $(call archives,asan,agent)
 	$(CC) $(ASAN_CFLAGS) $^ -o $@ $(LDLIBS)
 
+build/rel/rampart-gateway: build/rel/gateway/main_rampart_gateway.o $(call archives,rel,gateway)
+	$(CC) $(REL_CFLAGS) $^ -o $@ $(LDLIBS)
+build/asan/rampart-gateway: build/asan/gateway/main_rampart_gateway.o $(call archives,asan,gateway)
+	$(CC) $(ASAN_CFLAGS) $^ -o $@ $(LDLIBS)
+
 # --- unit tests (ASan + UBSan) --------------------------------------------------
 UNIT_BINS := $(patsubst tests/unit/%.c,build/asan/tests/%,$(UNIT_SRCS))
 define unit_rule
@@ -133,7 +140,8 @@ endef
 $(foreach t,$(patsubst tests/unit/%.c,%,$(UNIT_SRCS)),$(eval $(call unit_rule,$(t))))
 
 unit-tests: $(UNIT_BINS) build/asan/rampartctl build/asan/rampart-api \
-            $(if $(wildcard agent/main_rampart_agent.c),build/asan/rampart-agent)
+            $(if $(wildcard agent/main_rampart_agent.c),build/asan/rampart-agent) \
+            $(if $(wildcard gateway/main_rampart_gateway.c),build/asan/rampart-gateway)
 integration-tests: all
 
 test: deps
@@ -176,6 +184,14 @@ demo: deps
 	$(MAKE) all
 	scripts/demo.sh
 
+# --- the border appliance image (issue 8; root: debootstrap, mkfs) ----------------------
+appliance: deps
+	$(MAKE) all
+	appliance/build.sh
+
+appliance-test: deps
+	appliance/test.sh
+
 # --- hygiene ------------------------------------------------------------------------------
 check-deps:
 	scripts/check-deps.sh $(MODULES)
@@ -197,4 +213,4 @@ install: all
 clean:
 	rm -rf build
 
--include $(shell find build -name '*.d' 2>/dev/null)
+-include $(shell find build -name '*.d' -type f -not -path 'build/appliance/*' 2>/dev/null)

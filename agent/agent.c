@@ -7,6 +7,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,6 +21,7 @@
 #define EV_TUNNEL 0xffffffffu
 #define EV_SIGNAL 0xfffffffeu
 #define EV_FEED 0xfffffffdu
+#define EV_EXT 0x40000000u   /* | the extension's tag */
 
 uint64_t agent_clock_ns(void)
 {
@@ -74,6 +76,8 @@ static void unbind_port(struct agent *a, uint32_t i)
     log_msg(LOGL_INFO, "port %s: unbound from %s", p->info.name[0] ? p->info.name : "-", p->info.interface);
     epoll_ctl(a->epfd, EPOLL_CTL_DEL, dp_io_fd(p->io), NULL);
     dp_io_close(p->io);
+    if (p->ext && a->ext.port_changed)
+        a->ext.port_changed(a->ext.ctx, i, NULL);
     memset(p, 0, sizeof(*p));
     agent_ports_reindex(a);
 }
@@ -83,6 +87,7 @@ static int bind_port(struct agent *a, const struct sim_port_info *info, bool qui
     struct dp_io_config c = {0};
     struct epoll_event ev = {.events = EPOLLIN};
     char err[256];
+    bool ext = false;
     int slot = -1, rc;
 
     for (int i = 0; i < AGENT_MAX_PORTS && slot < 0; i++)
@@ -103,6 +108,8 @@ static int bind_port(struct agent *a, const struct sim_port_info *info, bool qui
         c.kind = DP_IO_AFPACKET;
         c.kernel_ingress_drop = true;   /* the datapath, not the kernel, answers on this interface */
     }
+    if (c.kind != DP_IO_TAP && a->ext.port_setup)
+        ext = a->ext.port_setup(a->ext.ctx, info, &c);
     rc = dp_io_open(&c, a->pool, &a->ports[slot].io, err, sizeof(err));
     if (rc < 0) {
         /* A VM's interface may appear later: the retry every few seconds
@@ -113,6 +120,7 @@ static int bind_port(struct agent *a, const struct sim_port_info *info, bool qui
         return rc;
     }
     a->ports[slot].used = true;
+    a->ports[slot].ext = ext;
     a->ports[slot].info = *info;
     ev.data.u32 = (uint32_t)slot;
     if (epoll_ctl(a->epfd, EPOLL_CTL_ADD, dp_io_fd(a->ports[slot].io), &ev) < 0) {
@@ -121,8 +129,10 @@ static int bind_port(struct agent *a, const struct sim_port_info *info, bool qui
         return rc;
     }
     agent_ports_reindex(a);
-    log_msg(LOGL_INFO, "port %s: bound to %s (%s), tunnel key %u", info->name[0] ? info->name : "-",
-            info->interface, dp_io_mode(a->ports[slot].io), info->tunnel_key);
+    if (ext && a->ext.port_changed)
+        a->ext.port_changed(a->ext.ctx, (uint32_t)slot, info);
+    log_msg(LOGL_INFO, "port %s: bound to %s (%s%s), tunnel key %u", info->name[0] ? info->name : "-",
+            info->interface, dp_io_mode(a->ports[slot].io), ext ? ", uplink" : "", info->tunnel_key);
     return 0;
 }
 
@@ -201,6 +211,7 @@ static int install_topology(struct agent *a, struct sim_topo *t, char *err, size
     a->topo = t;
     a->state = s;
     a->host_id = host;
+    sim_state_set_local_host(s, &host);
     return 0;
 }
 
@@ -251,6 +262,7 @@ void agent_topology_changed(struct agent *a)
         a->host_id = host;
     else
         memset(&a->host_id, 0, sizeof(a->host_id));
+    sim_state_set_local_host(a->state, &a->host_id);
     sync_ports(a, false);
     sync_peers(a);
 }
@@ -281,6 +293,55 @@ int agent_reload(struct agent *a)
 
 int agent_create(const struct agent_settings *cfg, struct agent **out, char *err, size_t errlen)
 {
+    return agent_create_ext(cfg, NULL, out, err, errlen);
+}
+
+void agent_block_signals(sigset_t *mask)
+{
+    sigset_t m;
+
+    if (!mask)
+        mask = &m;
+    sigemptyset(mask);
+    sigaddset(mask, SIGTERM);
+    sigaddset(mask, SIGINT);
+    sigaddset(mask, SIGHUP);
+    sigaddset(mask, SIGUSR1);
+    pthread_sigmask(SIG_BLOCK, mask, NULL);
+}
+
+int agent_watch_fd(struct agent *a, int fd, uint32_t tag)
+{
+    struct epoll_event ev = {.events = EPOLLIN, .data.u32 = EV_EXT | tag};
+
+    if (tag >= EV_EXT)
+        return -EINVAL;
+    return epoll_ctl(a->epfd, EPOLL_CTL_ADD, fd, &ev) < 0 ? -errno : 0;
+}
+
+void agent_unwatch_fd(struct agent *a, int fd)
+{
+    epoll_ctl(a->epfd, EPOLL_CTL_DEL, fd, NULL);
+}
+
+const struct sim_topo *agent_topology(const struct agent *a)
+{
+    return a->topo;
+}
+
+struct dp_port_io *agent_port_io(struct agent *a, uint32_t port_no)
+{
+    return port_no < AGENT_MAX_PORTS && a->ports[port_no].used ? a->ports[port_no].io : NULL;
+}
+
+struct pkt_pool *agent_pool(struct agent *a)
+{
+    return a->pool;
+}
+
+int agent_create_ext(const struct agent_settings *cfg, const struct agent_ext *ext, struct agent **out, char *err,
+                     size_t errlen)
+{
     struct agent *a = calloc(1, sizeof(*a));
     struct nat_config nc;
     struct tun_config tc;
@@ -293,8 +354,16 @@ int agent_create(const struct agent_settings *cfg, struct agent **out, char *err
     *out = NULL;
     if (!a)
         return -ENOMEM;
+    /* Before any thread starts (the lease and feed threads, a caller's):
+     * threads inherit the mask, and only the signalfd may take these. */
+    agent_block_signals(NULL);
     a->cfg = *cfg;
     a->epfd = a->sigfd = -1;
+    if (ext) {
+        a->ext = *ext;
+        if (ext->attach)
+            ext->attach(ext->ctx, a);
+    }
     sim_result_init(&a->res);
     nat_config_default(&nc);
     nc.max_conntrack = nc.max_nat = (uint32_t)cfg->nat_entries;
@@ -368,12 +437,7 @@ int agent_create(const struct agent_settings *cfg, struct agent **out, char *err
         goto fail;
 
     a->epfd = epoll_create1(EPOLL_CLOEXEC);
-    sigemptyset(&mask);
-    sigaddset(&mask, SIGTERM);
-    sigaddset(&mask, SIGINT);
-    sigaddset(&mask, SIGHUP);
-    sigaddset(&mask, SIGUSR1);
-    sigprocmask(SIG_BLOCK, &mask, NULL);
+    agent_block_signals(&mask);
     a->sigfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
     if (a->epfd < 0 || a->sigfd < 0) {
         rc = -errno;
@@ -468,6 +532,8 @@ int agent_run(struct agent *a)
                 agent_tunnel_rx(a);
             else if (id == EV_FEED)
                 agent_feed_drain(a);
+            else if (id >= EV_EXT && id < EV_FEED && a->ext.fd_ready)
+                a->ext.fd_ready(a->ext.ctx, id & ~EV_EXT);
             else if (id < AGENT_MAX_PORTS && a->ports[id].used && (evs[i].events & (EPOLLERR | EPOLLHUP))) {
                 /* the device went away (a VM's TAP deleted with it): let go;
                  * the port is bound again if the interface comes back */
@@ -478,6 +544,10 @@ int agent_run(struct agent *a)
                 agent_port_rx(a, id);
         }
         agent_flush(a);
+        if (a->ext.tick) {
+            a->ext.tick(a->ext.ctx, a->now_ns);
+            agent_flush(a);
+        }
         if (a->now_ns >= next_expire) {
             dp_flow_expire(a->flows, a->now_ns, 4096);
             nat_expire(a->nat, a->now_ns, 4096);

@@ -20,6 +20,7 @@
 #ifndef RP_AGENT_AGENT_H
 #define RP_AGENT_AGENT_H
 
+#include <signal.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -50,10 +51,60 @@ struct agent_settings {
 int agent_settings_load(const char *path, struct agent_settings *s, char err[256]);
 
 struct agent;
+struct conf_item;
+struct dp_io_config;
+struct dp_port_io;
+struct pkt_buf;
+struct pkt_pool;
+struct sim_port_info;
+struct sim_topo;
+
+/* The settings table (lib/conf.h), for a daemon that embeds the agent's
+ * settings at the start of its own (rampart-gateway). */
+const struct conf_item *agent_conf_items(size_t *n);
 
 /* Load the topology, bind the ports and open the tunnel. 0, or a negative
  * errno with err saying why. */
 int agent_create(const struct agent_settings *s, struct agent **out, char *err, size_t errlen);
+
+/* What a daemon built on the agent adds to it (rampart-gateway: uplinks and
+ * BGP). Every hook runs on the forwarding thread; any may be NULL. */
+struct agent_ext {
+    void *ctx;
+    /* Called first, with the agent being created (before any port is bound). */
+    void (*attach)(void *ctx, struct agent *a);
+    /* An exterior port bound through AF_PACKET or AF_XDP (not TAP) is about
+     * to open: the extension may add to its I/O config (kernel_ipv4). true:
+     * the port is the extension's, and rx/tx below apply to it. */
+    bool (*port_setup)(void *ctx, const struct sim_port_info *info, struct dp_io_config *c);
+    /* One of the extension's ports was bound (info) or unbound (NULL). */
+    void (*port_changed)(void *ctx, uint32_t port_no, const struct sim_port_info *info);
+    /* Frames received on one of its ports, before the flow cache: keep
+     * those the datapath should handle at the front and return how many;
+     * the rest it has put back into the pool (agent_pool). */
+    unsigned (*rx)(void *ctx, uint32_t port_no, struct pkt_buf **bufs, unsigned n);
+    /* Frames about to leave one of its ports: rewrite them in place, keep
+     * those to send at the front and return how many (it frees nothing:
+     * the caller owns every buffer). */
+    unsigned (*tx)(void *ctx, uint32_t port_no, struct pkt_buf **bufs, unsigned n);
+    void (*fd_ready)(void *ctx, uint32_t tag);      /* a descriptor of agent_watch_fd */
+    void (*tick)(void *ctx, uint64_t now_ns);       /* every loop turn (at least every 100 ms) */
+    void (*stats)(void *ctx, void *json_root);      /* add to the stats file (a json_t object) */
+};
+
+/* agent_create with an extension (ext is copied). */
+int agent_create_ext(const struct agent_settings *s, const struct agent_ext *ext, struct agent **out, char *err,
+                     size_t errlen);
+/* Block the signals the agent takes through its signalfd (TERM, INT, HUP,
+ * USR1) in the calling thread; call it before starting threads of your own
+ * so they inherit the mask. mask (may be NULL) gets the set. */
+void agent_block_signals(sigset_t *mask);
+/* Have fd_ready(tag) called when fd is readable: 0 or a negative errno. */
+int agent_watch_fd(struct agent *a, int fd, uint32_t tag);
+void agent_unwatch_fd(struct agent *a, int fd);
+const struct sim_topo *agent_topology(const struct agent *a);
+struct dp_port_io *agent_port_io(struct agent *a, uint32_t port_no);   /* NULL: not bound */
+struct pkt_pool *agent_pool(struct agent *a);
 void agent_destroy(struct agent *a);
 
 /* Run until SIGTERM or SIGINT (0) or a fatal error (<0). SIGHUP reloads

@@ -49,6 +49,12 @@ static const struct conf_item items[] = {
 #undef S
 #undef I
 
+const struct conf_item *agent_conf_items(size_t *n)
+{
+    *n = sizeof(items) / sizeof(items[0]);
+    return items;
+}
+
 int agent_settings_load(const char *path, struct agent_settings *s, char err[256])
 {
     char e[CONF_ERR_MAX];

@@ -24,6 +24,7 @@
 
 struct agent_port {
     bool used;
+    bool ext;                           /* the extension's (an uplink): its rx/tx hooks apply */
     struct sim_port_info info;
     struct dp_port_io *io;
 };
@@ -41,6 +42,7 @@ struct agent_feed;
 
 struct agent {
     struct agent_settings cfg;
+    struct agent_ext ext;               /* all NULL for rampart-agent */
     struct sim_topo *topo;
     struct sim_state *state;
     struct nat_tables *nat;
@@ -148,6 +150,10 @@ void agent_lease_stop(struct agent *a);
 /* Forwarding thread, every loop turn or so: invalidate the cached flows
  * (drops "snat ports exhausted") of zones whose blocks came since. */
 void agent_lease_poll(struct agent *a);
+
+/* Send frames to a bound local port (through the extension's tx hook for
+ * its ports): how many were accepted. The caller keeps the buffers. */
+unsigned agent_port_tx(struct agent *a, uint32_t port_no, struct pkt_buf **bufs, unsigned n);
 
 /* agent_frame.c */
 int agent_pkt_from_frame(const uint8_t *f, uint32_t len, const struct flow_key *k, const struct pkt_layout *l,

@@ -24,10 +24,33 @@
 
 /* --- sending a frame the slow path built --------------------------------------- */
 
+unsigned agent_port_tx(struct agent *a, uint32_t port_no, struct pkt_buf **bufs, unsigned n)
+{
+    struct agent_port *p;
+
+    if (port_no >= AGENT_MAX_PORTS || !a->ports[port_no].used)
+        return 0;
+    p = &a->ports[port_no];
+    if (p->ext && a->ext.tx) {
+        struct pkt_buf *keep[DP_TXQ_SIZE > AGENT_BURST ? DP_TXQ_SIZE : AGENT_BURST];
+        unsigned done = 0;
+        /* the hook compacts the array it is given: hand it a copy, in slices */
+        while (done < n) {
+            unsigned k = n - done < RP_ARRAY_SIZE(keep) ? n - done : (unsigned)RP_ARRAY_SIZE(keep);
+            memcpy(keep, bufs + done, k * sizeof(*keep));
+            unsigned m = a->ext.tx(a->ext.ctx, port_no, keep, k);
+            dp_io_tx_burst(p->io, keep, m);
+            done += k;
+        }
+        return n;   /* what the hook held back it counted itself */
+    }
+    return dp_io_tx_burst(p->io, bufs, n);
+}
+
 static void send_local(struct agent *a, int port_no, struct pkt_buf *b)
 {
-    if (port_no >= 0 && a->ports[port_no].used)
-        dp_io_tx_burst(a->ports[port_no].io, &b, 1);
+    if (port_no >= 0)
+        agent_port_tx(a, (uint32_t)port_no, &b, 1);
 }
 
 /* Send one frame to a simulator output: a local port, or VXLAN to its host. */
@@ -197,9 +220,11 @@ void agent_port_rx(struct agent *a, uint32_t port_no)
 
     /* A few bursts per wake-up, then the other ports get their turn. */
     for (int turn = 0; turn < 4; turn++) {
-        unsigned n = dp_io_rx_burst(p->io, bufs, AGENT_BURST), ok = 0, nh = 0;
+        unsigned n = dp_io_rx_burst(p->io, bufs, AGENT_BURST), ok = 0, nh = 0, got = n;
         if (!n)
             return;
+        if (p->ext && a->ext.rx)
+            n = a->ext.rx(a->ext.ctx, port_no, bufs, n);
         for (unsigned i = 0; i < n; i++) {
             enum pkt_err e = flow_key_extract(bufs[i]->data, bufs[i]->len, port_no, &keys[ok], &layouts[ok]);
             if (e != PKT_OK) {
@@ -230,7 +255,7 @@ void agent_port_rx(struct agent *a, uint32_t port_no)
             upcall(a, bufs[i], &keys[i], &layouts[i], &p->info.id, true);
         }
         agent_flush(a);
-        if (n < AGENT_BURST)
+        if (got < AGENT_BURST)
             return;
     }
 }
@@ -251,8 +276,7 @@ static void deliver_local(struct agent *a, struct pkt_buf **bufs, int *port_no, 
                 batch[k++] = bufs[j];
                 port_no[j] = -1;
             }
-        if (a->ports[p].used)
-            dp_io_tx_burst(a->ports[p].io, batch, k);
+        agent_port_tx(a, (uint32_t)p, batch, k);
         for (unsigned j = 0; j < k; j++)
             pkt_pool_put(a->pool, batch[j]);
         a->c.tunnel_delivered += k;
@@ -312,11 +336,8 @@ static uint32_t tx_queue(void *arg, uint32_t port, struct pkt_buf **bufs, uint32
 {
     struct agent *a = arg;
 
-    if (port != AGENT_TUNNEL_PORT) {
-        if (port >= AGENT_MAX_PORTS || !a->ports[port].used)
-            return 0;
-        return dp_io_tx_burst(a->ports[port].io, bufs, n);
-    }
+    if (port != AGENT_TUNNEL_PORT)
+        return port < AGENT_MAX_PORTS ? agent_port_tx(a, port, bufs, n) : 0;
     uint32_t vnis[DP_TXQ_SIZE], ips[DP_TXQ_SIZE];
     n = n < DP_TXQ_SIZE ? n : DP_TXQ_SIZE;
     for (uint32_t i = 0; i < n; i++) {

@@ -94,6 +94,8 @@ int agent_write_stats(const struct agent *a)
         json_object_set_new(root, "api", api);
     }
     json_object_set_new(root, "malformed", drops_json(a->c.malformed, PKT_ERR_COUNT, pkt_name));
+    if (a->ext.stats)
+        a->ext.stats(a->ext.ctx, root);
 
     snprintf(tmp, sizeof(tmp), "%s.tmp", a->cfg.stats_file);
     if (json_dump_file(root, tmp, JSON_INDENT(1) | JSON_SORT_KEYS) < 0 || rename(tmp, a->cfg.stats_file) < 0)

@@ -74,6 +74,8 @@ struct api_server {
     struct api_counters counters;
     uint64_t started_ns;
     struct api_leases *leases;     /* leases this server granted (leases.c), for GET */
+    struct api_gateway *gateways;  /* the border gateways' last reports (gateways.c), by host */
+    size_t n_gateways, cap_gateways;
 };
 
 uint64_t api_now_ns(void);
@@ -121,6 +123,46 @@ struct lease_req {
 };
 int api_lease_req_parse(const struct sim_topo *topo, const json_t *body, bool want_range, struct lease_req *r,
                         char *msg, size_t msg_len, const char **field_out);
+
+/* gateways.c: what the border gateways report about BIRD and BGP
+ * (PUT/GET/DELETE /v1/gateways/{host}). Kept in memory per API server,
+ * never in the store. Bounds of one report: */
+#define API_GW_MAX 1024            /* gateways one API server keeps */
+#define API_GW_HOST_MAX 63         /* host: [A-Za-z0-9._-] */
+#define API_GW_INTERVAL_MAX 3600   /* interval_s: 1..this */
+#define API_GW_PEERS_MAX 256
+#define API_GW_ROUTES_MAX 1000     /* the sample of routes */
+#define API_GW_NEXTHOPS_MAX 16     /* per route */
+#define API_GW_UPLINKS_MAX 64
+#define API_GW_ADDRS_MAX 64        /* kernel_addresses per uplink */
+#define API_GW_COUNTERS_MAX 64
+#define API_GW_NAME_MAX 63         /* peer names, counter names */
+#define API_GW_CONFIG_ERROR_MAX 1024
+#define API_GW_LAST_ERROR_MAX 256
+
+struct api_gateway {
+    char host[API_GW_HOST_MAX + 1];
+    json_t *report;                /* the normalized report */
+    uint64_t received_ns;          /* api_now_ns() when it arrived */
+    int64_t interval_s;
+};
+
+bool api_gateway_host_ok(const char *host);
+/* A report body for path host 'host' (pure: the handler, the unit tests and
+ * the fuzz target use it). 0 and *normalized (every field present, strings
+ * canonical, enums in lower case), or -EINVAL with the field it names
+ * ("peers[2].state"; "" for the body itself) and a message. */
+int api_gateway_report_parse(const json_t *body, const char *host, json_t **normalized, char *field,
+                             size_t fieldlen, char *err, size_t errlen);
+void api_handle_gateways(struct api_server *srv, struct evhttp_request *req, const char *host);
+void api_gateways_free(struct api_server *srv);   /* at destroy */
+bool api_gateway_stale(const struct api_gateway *g, uint64_t now_ns);
+uint64_t api_gateway_age_s(const struct api_gateway *g, uint64_t now_ns);
+/* bgp_peers id -> state ("established", ...) from the freshest report that
+ * is not stale and lists the peer; peers no such report lists are absent. */
+json_t *api_gateway_peer_states(const struct api_server *srv, uint64_t now_ns);
+/* Set the read-only "state" of one bgp_peers document from that map. */
+void api_gateway_set_peer_state(json_t *peer, const json_t *states);
 
 /* metrics.c */
 void api_handle_status(struct api_server *srv, struct evhttp_request *req);

@@ -172,6 +172,38 @@ void api_commit_flush(struct api_server *srv)
     free(rev);
 }
 
+/* bgp_peers carry a read-only state that is not in the store: the gateways
+ * report it (gateways.c). The cached list is the store's; the state is
+ * merged into a copy at every read (peers are few). */
+static json_t *with_peer_state(json_t *peer, const json_t *states)
+{
+    json_t *o = json_copy(peer);
+
+    if (o)
+        api_gateway_set_peer_state(o, states);
+    return o;
+}
+
+static void list_bgp_peers(struct api_server *srv, struct evhttp_request *req)
+{
+    json_t *arr = json_loads(srv->list_cache[SIM_RES_BGP_PEER], 0, NULL), *out = json_array(), *p;
+    json_t *states = api_gateway_peer_states(srv, api_now_ns());
+    size_t i;
+
+    if (!arr || !out || !states) {
+        json_decref(arr);
+        json_decref(out);
+        json_decref(states);
+        api_reply_error(srv, req, 500, "out of memory", NULL);
+        return;
+    }
+    json_array_foreach(arr, i, p)
+        json_array_append_new(out, with_peer_state(p, states));
+    json_decref(arr);
+    json_decref(states);
+    api_reply_json(srv, req, 200, out);
+}
+
 static void list(struct api_server *srv, struct evhttp_request *req, enum sim_res_type type)
 {
     if (!srv->list_cache[type]) {
@@ -184,6 +216,10 @@ static void list(struct api_server *srv, struct evhttp_request *req, enum sim_re
             api_reply_error(srv, req, 500, "out of memory", NULL);
             return;
         }
+    }
+    if (type == SIM_RES_BGP_PEER) {
+        list_bgp_peers(srv, req);
+        return;
     }
     api_reply_text(srv, req, 200, "application/json", srv->list_cache[type], strlen(srv->list_cache[type]));
 }
@@ -253,7 +289,17 @@ void api_handle_item(struct api_server *srv, struct evhttp_request *req, enum si
     }
     switch (cmd) {
     case EVHTTP_REQ_GET:
-        api_reply_json(srv, req, 200, json_incref(old));
+        if (type == SIM_RES_BGP_PEER) {
+            json_t *states = api_gateway_peer_states(srv, api_now_ns());
+            json_t *o = states ? with_peer_state(old, states) : NULL;
+            if (o)
+                api_reply_json(srv, req, 200, o);
+            else
+                api_reply_error(srv, req, 500, "out of memory", NULL);
+            json_decref(states);
+        } else {
+            api_reply_json(srv, req, 200, json_incref(old));
+        }
         break;
     case EVHTTP_REQ_PUT:
     case EVHTTP_REQ_PATCH:

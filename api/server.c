@@ -197,6 +197,8 @@ static void route(struct evhttp_request *req, void *arg)
         api_handle_openapi(srv, req);
     else if (nseg >= 2 && !strcmp(seg[1], "leases"))
         api_handle_leases(srv, req, nseg == 3 ? seg[2] : NULL);
+    else if (nseg >= 2 && !strcmp(seg[1], "gateways"))
+        api_handle_gateways(srv, req, nseg == 3 ? seg[2] : NULL);
     else if (nseg >= 2 && sim_res_type_from_key(seg[1], &type) == 0) {
         if (nseg == 2)
             api_handle_collection(srv, req, type);
@@ -283,6 +285,7 @@ void api_server_destroy(struct api_server *srv)
     for (int i = 0; i < SIM_RES_COUNT; i++)
         free(srv->list_cache[i]);
     api_leases_free(srv);
+    api_gateways_free(srv);
     sim_state_destroy(srv->state);
     sim_topo_destroy(srv->topo);
     free(srv);

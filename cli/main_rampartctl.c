@@ -5,6 +5,7 @@
  *   rampartctl router list | show REF | create --name r1 [--FIELD VALUE ...] | update REF --FIELD VALUE ...
  *              | delete REF          (likewise every resource type)
  *   rampartctl export | import FILE | status | watch [--since REV]
+ *   rampartctl bgp | bgp routes [--gateway HOST]     (what the border gateways report)
  *   rampartctl trace [--topology FILE] [REQUEST|-]
  *
  * The API address and token come from the flags, else RAMPART_API and
@@ -16,6 +17,7 @@
 #include "sim/sim.h"
 
 #include <errno.h>
+#include <event2/http.h>
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -48,6 +50,8 @@ static int usage(void)
             "  import FILE|-                     replace the whole topology\n"
             "  status                            API and store status\n"
             "  watch [--since REV]               stream changes as JSON lines\n"
+            "  bgp                               BIRD and BGP sessions as the gateways report them\n"
+            "  bgp routes [--gateway HOST]       the gateways' sample of learned routes\n"
             "  trace [--topology FILE] [REQUEST|-]\n"
             "                                    trace packets (api-model.md \"Trace\") on the live\n"
             "                                    topology, or offline on an export document;\n"
@@ -424,6 +428,174 @@ static int cmd_trace(const struct http_conn *c, int argc, char **argv)
     return rc;
 }
 
+/* --- bgp: what the border gateways report (GET /v1/gateways) ---------------------------- */
+
+/* GET path as JSON; NULL after printing why (*rc the exit code). */
+static json_t *get_json(const struct http_conn *c, const char *path, int *rc)
+{
+    struct http_reply r;
+    json_t *j;
+
+    if (http_request(c, "GET", path, NULL, &r) < 0 || r.status != 200) {
+        *rc = report(&r, false);
+        if (!*rc)
+            *rc = 1;
+        http_reply_free(&r);
+        return NULL;
+    }
+    j = json_loads(r.body, 0, NULL);
+    http_reply_free(&r);
+    if (!j) {
+        fprintf(stderr, "rampartctl: the server's answer to %s is not JSON\n", path);
+        *rc = 1;
+    }
+    return j;
+}
+
+static const char *str_or(const json_t *o, const char *key, const char *def)
+{
+    const char *s = json_string_value(json_object_get(o, key));
+
+    return s && *s ? s : def;
+}
+
+static void print_bird_line(const json_t *g)
+{
+    const json_t *bird = json_object_get(g, "bird");
+    const char *cerr = json_string_value(json_object_get(bird, "config_error"));
+
+    printf("BIRD on %s: %s, router id %s, %" JSON_INTEGER_FORMAT " restarts", str_or(g, "host", "?"),
+           str_or(bird, "state", "?"), str_or(bird, "router_id", "-"),
+           json_integer_value(json_object_get(bird, "restarts")));
+    if (json_is_true(json_object_get(g, "stale")))
+        printf(", report stale (%" JSON_INTEGER_FORMAT " s old)", json_integer_value(json_object_get(g, "age_s")));
+    if (cerr)
+        printf("\n  config error: %s", cerr);
+    printf("\n");
+}
+
+static void print_peers(const json_t *gws, const json_t *names)
+{
+    const json_t *g, *p;
+    size_t i, j;
+
+    printf("%-16s %-16s %-15s %-10s %-12s %-9s %-19s %8s %8s\n", "GATEWAY", "PEER", "ADDRESS", "ASN", "STATE", "BFD",
+           "SINCE", "RX", "TX");
+    json_array_foreach(gws, i, g) {
+        json_array_foreach(json_object_get(g, "peers"), j, p) {
+            const char *id = json_string_value(json_object_get(p, "id"));
+            const char *name = json_string_value(json_object_get(names, id ? id : ""));
+            char asn[16];
+            snprintf(asn, sizeof(asn), "%" JSON_INTEGER_FORMAT, json_integer_value(json_object_get(p, "peer_asn")));
+            printf("%-16s %-16s %-15s %-10s %-12s %-9s %-19s %8" JSON_INTEGER_FORMAT " %8" JSON_INTEGER_FORMAT "\n",
+                   str_or(g, "host", "?"), name && *name ? name : str_or(p, "name", id ? id : "?"),
+                   str_or(p, "peer_address", "-"), asn, str_or(p, "state", "?"), str_or(p, "bfd", "-"),
+                   str_or(p, "since", "-"), json_integer_value(json_object_get(p, "routes_received")),
+                   json_integer_value(json_object_get(p, "routes_sent")));
+        }
+    }
+}
+
+static void print_routes(const json_t *gws)
+{
+    const json_t *g, *r, *nh;
+    json_int_t total = 0;
+    size_t i, j, k;
+
+    json_array_foreach(gws, i, g) {
+        const json_t *routes = json_object_get(g, "routes");
+        total += json_integer_value(json_object_get(g, "learned_routes"));
+        printf("gateway %s: %zu of %" JSON_INTEGER_FORMAT " learned routes%s\n", str_or(g, "host", "?"),
+               json_array_size(routes), json_integer_value(json_object_get(g, "learned_routes")),
+               json_is_true(json_object_get(g, "stale")) ? " (report stale)" : "");
+        printf("%-18s %-11s %s\n", "DST", "TYPE", "NEXT-HOPS");
+        json_array_foreach(routes, j, r) {
+            char hops[512] = "";
+            size_t used = 0;
+            json_array_foreach(json_object_get(r, "next_hops"), k, nh) {
+                const char *gw = str_or(nh, "gateway", NULL), *dev = str_or(nh, "interface", NULL);
+                if (gw && !strcmp(gw, "0.0.0.0"))
+                    gw = NULL;   /* on the link */
+                if (used < sizeof(hops))
+                    used += (size_t)snprintf(hops + used, sizeof(hops) - used, "%s%s%s%s%s", k ? ", " : "",
+                                             gw ? "via " : "", gw ? gw : "", gw && dev ? " " : "",
+                                             dev ? "dev " : "");
+                if (dev && used < sizeof(hops))
+                    used += (size_t)snprintf(hops + used, sizeof(hops) - used, "%s", dev);
+            }
+            printf("%-18s %-11s %s\n", str_or(r, "dst", "?"), str_or(r, "type", "?"), used ? hops : "-");
+        }
+    }
+    printf("%" JSON_INTEGER_FORMAT " learned routes in all\n", total);
+}
+
+/* rampartctl bgp [--json] | bgp routes [--gateway HOST] [--json] */
+static int cmd_bgp(const struct http_conn *c, int argc, char **argv)
+{
+    const char *gateway = NULL;
+    bool routes = false;
+    char path[256];
+    json_t *doc, *gws, *peers = NULL, *names = json_object(), *p;
+    size_t i;
+    int rc = 0;
+
+    for (int k = 0; k < argc; k++) {
+        if (!strcmp(argv[k], "routes") && k == 0)
+            routes = true;
+        else if (!strcmp(argv[k], "--json"))
+            json_out = true;
+        else if (!strcmp(argv[k], "--gateway") && routes && k + 1 < argc)
+            gateway = argv[++k];
+        else {
+            json_decref(names);
+            return usage();
+        }
+    }
+    if (gateway) {
+        char *enc = evhttp_encode_uri(gateway);
+        snprintf(path, sizeof(path), "/v1/gateways/%s", enc ? enc : gateway);
+        free(enc);
+    } else {
+        snprintf(path, sizeof(path), "/v1/gateways");
+    }
+    if (json_out) {
+        struct http_reply r;
+        json_decref(names);
+        if (http_request(c, "GET", path, NULL, &r) < 0)
+            return report(&r, false);
+        rc = report(&r, false);
+        http_reply_free(&r);
+        return rc;
+    }
+    doc = get_json(c, path, &rc);
+    if (!doc) {
+        json_decref(names);
+        return rc;
+    }
+    gws = gateway ? json_pack("[O]", doc) : json_incref(json_object_get(doc, "gateways"));
+    if (!json_array_size(gws)) {
+        printf("no gateway has reported to this API server\n");
+    } else if (routes) {
+        print_routes(gws);
+    } else {
+        /* Gateways call peers by BIRD protocol names; operators by theirs. */
+        peers = get_json(c, "/v1/bgp_peers", &rc);
+        rc = 0;
+        json_array_foreach(peers, i, p)
+            if (json_is_string(json_object_get(p, "name")))
+                json_object_set(names, json_string_value(json_object_get(p, "id")), json_object_get(p, "name"));
+        json_array_foreach(gws, i, p)
+            print_bird_line(p);
+        printf("\n");
+        print_peers(gws, names);
+    }
+    json_decref(peers);
+    json_decref(names);
+    json_decref(gws);
+    json_decref(doc);
+    return rc;
+}
+
 static int print_line(const char *line, void *arg)
 {
     (void)arg;
@@ -486,6 +658,8 @@ int main(int argc, char **argv)
     }
     if (!strcmp(cmd, "trace"))
         return cmd_trace(&c, rest, rv);
+    if (!strcmp(cmd, "bgp"))
+        return cmd_bgp(&c, rest, rv);
     if (!strcmp(cmd, "import") && rest == 1) {
         char *text = read_all(rv[0]);
         json_t *doc = text ? json_loads(text, 0, NULL) : NULL;

@@ -83,26 +83,54 @@ static bool ifname_ok(const char *ifname)
 
 int dp_io_kernel_ingress_drop(const char *ifname, bool on, char *errmsg, size_t errlen)
 {
-    char table[IF_NAMESIZE + 16], cmd[256];
+    return dp_io_kernel_ingress_filter(ifname, on, NULL, 0, false, errmsg, errlen);
+}
+
+int dp_io_kernel_ingress_filter(const char *ifname, bool on, const rp_be32 *pass_ipv4, unsigned n_pass,
+                                bool pass_ipv6_local, char *errmsg, size_t errlen)
+{
+    char table[IF_NAMESIZE + 16], cmd[2048], set[DP_IO_MAX_KERNEL_IPV4 * 18 + 4];
     char *argv[] = {"nft", cmd, NULL};
     posix_spawn_file_actions_t fa;
+    size_t off = 0;
     pid_t pid;
     int rc, status;
 
     if (!ifname_ok(ifname))
         return dp_io_err(errmsg, errlen, -EINVAL, "interface name '%s' not usable in an nft rule",
                          ifname ? ifname : "(null)");
+    if (n_pass > DP_IO_MAX_KERNEL_IPV4 || (n_pass && !pass_ipv4))
+        return dp_io_err(errmsg, errlen, -EINVAL, "kernel_ipv4: at most %d addresses", DP_IO_MAX_KERNEL_IPV4);
     snprintf(table, sizeof(table), "rampart_dp_%s", ifname);
     for (char *s = table; *s; s++)
         if (*s == '-' || *s == '.')
             *s = '_';
+    set[0] = '\0';
+    for (unsigned i = 0; i < n_pass; i++) {
+        uint32_t a = ntohl(pass_ipv4[i]);
+        off += (size_t)snprintf(set + off, sizeof(set) - off, "%s%u.%u.%u.%u", i ? ", " : "", a >> 24,
+                                (a >> 16) & 255, (a >> 8) & 255, a & 255);
+    }
+    /* The kernel keeps what is addressed to its own addresses (BGP, BFD,
+     * ARP for them, IPv6 neighbour discovery) and loses the rest, which
+     * the datapath reads through its tap before this hook. */
     if (on)
         snprintf(cmd, sizeof(cmd),
                  "add table netdev %s ; add chain netdev %s ingress "
-                 "{ type filter hook ingress device \"%s\" priority -500 ; policy drop ; }",
-                 table, table, ifname);
+                 "{ type filter hook ingress device \"%s\" priority -500 ; policy drop ; }"
+                 "%s%s%s%s%s%s%s",
+                 table, table, ifname, n_pass ? " ; add rule netdev " : "", n_pass ? table : "",
+                 n_pass ? " ingress ip daddr { " : "", set, n_pass ? " } accept ; add rule netdev " : "",
+                 n_pass ? table : "", n_pass ? " ingress arp operation { request, reply } accept" : "");
     else
         snprintf(cmd, sizeof(cmd), "delete table netdev %s", table);
+    if (on && pass_ipv6_local) {
+        size_t l = strlen(cmd);
+        snprintf(cmd + l, sizeof(cmd) - l,
+                 " ; add rule netdev %s ingress ip6 saddr fe80::/10 accept ; add rule netdev %s ingress ip6 daddr "
+                 "ff02::/16 accept",
+                 table, table);
+    }
 
     if (posix_spawn_file_actions_init(&fa))
         return dp_io_err(errmsg, errlen, -ENOMEM, "posix_spawn_file_actions_init failed");
@@ -148,7 +176,8 @@ int dp_io_open(const struct dp_io_config *c, struct pkt_pool *pool, struct dp_po
     if (rc)
         return rc;
     if (c->kernel_ingress_drop) {
-        rc = dp_io_kernel_ingress_drop(c->ifname, true, errmsg, errlen);
+        rc = dp_io_kernel_ingress_filter(c->ifname, true, c->kernel_ipv4, c->n_kernel_ipv4, c->kernel_ipv6_local,
+                                         errmsg, errlen);
         if (rc) {
             ops->close(p);
             return rc;

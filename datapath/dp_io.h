@@ -47,7 +47,7 @@ struct dp_io_config {
     bool xdp_force_generic;     /* skip native mode, attach in generic (SKB) mode */
     bool xdp_force_native;      /* fail instead of falling back to generic */
     bool busy_poll;             /* SO_PREFER_BUSY_POLL + SO_BUSY_POLL on the socket */
-    const rp_be32 *kernel_ipv4; /* IPv4 (and ARP for them) passed to the kernel stack */
+    const rp_be32 *kernel_ipv4; /* IPv4 (and ARP for them) passed to the kernel stack (AF_XDP; AF_PACKET with kernel_ingress_drop) */
     unsigned n_kernel_ipv4;     /* at most DP_IO_MAX_KERNEL_IPV4 */
     bool kernel_ipv6_local;     /* pass IPv6 link-local and link-scope multicast (ND) to the kernel */
     /* TAP */
@@ -99,6 +99,13 @@ const char *dp_io_kind_name(enum dp_io_kind k);
  * whose ingress chain drops every frame of 'ifname', so that only the
  * datapath's AF_PACKET tap handles them. Runs nft(8) without a shell. */
 int dp_io_kernel_ingress_drop(const char *ifname, bool on, char *errmsg, size_t errlen);
+/* The same, letting through to the kernel IPv4 for pass_ipv4 (network
+ * order), every ARP (the kernel ignores ARP for addresses it does not
+ * hold) and, with pass_ipv6_local, IPv6 link-local traffic. With
+ * kernel_ingress_drop set, dp_io_open installs this with the port's
+ * kernel_ipv4 list (a gateway uplink). */
+int dp_io_kernel_ingress_filter(const char *ifname, bool on, const rp_be32 *pass_ipv4, unsigned n_pass,
+                                bool pass_ipv6_local, char *errmsg, size_t errlen);
 
 /* --- dummy backend (tests) ------------------------------------------------------ */
 

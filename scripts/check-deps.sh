@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
 # Enforce design.md section 5: a module includes only modules below it.
-# Order (low to high): lib < nat,sim,tunnel < datapath,bgp,store < api < gateway,agent,cli
+# Order (low to high): lib < nat,sim,tunnel < datapath,bgp,store < api < agent,cli < gateway
 set -u
 cd "$(dirname "$0")/.."
 rank() {
   case $1 in
     lib) echo 0 ;; nat|sim|tunnel) echo 1 ;; datapath|bgp|store) echo 2 ;;
-    api) echo 3 ;; gateway|agent|cli) echo 4 ;; *) echo -1 ;;
+    api) echo 3 ;; agent|cli) echo 4 ;; gateway) echo 5 ;; *) echo -1 ;;
   esac
 }
 bad=0

@@ -130,3 +130,20 @@ int sim_topo_device_by_zone(const struct sim_topo *t, uint64_t zone, enum sim_re
         }
     return -ENOENT;
 }
+
+int sim_topo_uplink_next_hop(const struct sim_topo *t, const struct sim_id *port, uint32_t dst, uint32_t src,
+                             uint32_t *nh)
+{
+    const struct sim_port *p = (const struct sim_port *)sim_topo_find(t, SIM_RES_PORT, port);
+    const struct sim_route *r;
+
+    if (!p || !p->device || p->device->obj.type != SIM_RES_ROUTER)
+        return -ENOENT;
+    for (r = sim_route_lookup(p->device, dst, src, NULL); r; r = r->next_same_dst) {
+        if (r->type != SIM_ROUTE_NORMAL || r->next_hop_port != p)
+            continue;
+        *nh = r->next_hop_gateway ? r->next_hop_gateway : dst;
+        return 0;
+    }
+    return -ENOENT;
+}

@@ -300,6 +300,13 @@ static void forward(struct sim_ctx *c, struct sim_item *it, const struct sim_pkt
     if (!next_hop_mac(c, out, nh, p->eth_dst)) {
         struct sim_pkt req;
 
+        if (sim_port_is_exterior(out) && !sim_id_is_zero(&c->s->local_host) &&
+            memcmp(&out->host->obj.id, &c->s->local_host, sizeof(struct sim_id))) {
+            memset(p->eth_dst, 0, 6);
+            eng_note(c, "next hop " ENG_IP_FMT " resolved by the uplink's host", ENG_IP(nh));
+            eng_egress(c, it, out);
+            return;
+        }
         if (!out->admin_up) {
             eng_drop(c, "admin down");
             return;

@@ -639,6 +639,14 @@ static int view_sync(struct sim_ctx *c)
 
 /* --- state ------------------------------------------------------------------------------ */
 
+void sim_state_set_local_host(struct sim_state *s, const struct sim_id *host)
+{
+    if (host)
+        s->local_host = *host;
+    else
+        memset(&s->local_host, 0, sizeof(s->local_host));
+}
+
 int sim_state_create(struct sim_state **out, struct nat_tables *nat)
 {
     struct sim_state *s = calloc(1, sizeof(*s));

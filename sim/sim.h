@@ -113,6 +113,14 @@ unsigned sim_topo_stateful_peers(const struct sim_topo *t, const struct sim_id *
  * for control paths (an agent leasing SNAT port blocks for a zone). */
 int sim_topo_device_by_zone(const struct sim_topo *t, uint64_t zone, enum sim_res_type *type, struct sim_id *id);
 
+/* The next hop of a packet to dst (from src) leaving the uplink 'port' by
+ * the router's static routes: among the routes of the longest matching
+ * prefix, the one through that port; *nh = its next_hop_gateway, or dst
+ * for a connected route. 0, or -ENOENT (no route through that port). For
+ * the uplink's host, resolving frames other hosts routed there. */
+int sim_topo_uplink_next_hop(const struct sim_topo *t, const struct sim_id *port, uint32_t dst, uint32_t src,
+                             uint32_t *nh);
+
 /* --- state -------------------------------------------------------------- */
 
 /* Learned state: MAC tables, ARP caches (owned by the state) and the
@@ -124,6 +132,13 @@ int sim_topo_device_by_zone(const struct sim_topo *t, uint64_t zone, enum sim_re
  * or ports are dropped at the next simulation. 0 or -ENOMEM. */
 int sim_state_create(struct sim_state **out, struct nat_tables *nat);
 void sim_state_destroy(struct sim_state *s);
+/* The host whose daemon simulates with this state. A router's exterior port
+ * (an uplink) bound to another host has its next hops resolved by that
+ * host (rampart-gateway: learned routes, the kernel's neighbours, its own
+ * ARP): a packet routed there whose next-hop MAC is not known here leaves
+ * with eth_dst 00:00:00:00:00:00 instead of waiting for an ARP reply that
+ * would go to the other host. Unset (zero), every uplink is resolved here. */
+void sim_state_set_local_host(struct sim_state *s, const struct sim_id *host);
 
 /* --- packets and results ------------------------------------------------- */
 

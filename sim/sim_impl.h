@@ -290,6 +290,9 @@ struct sim_state {
      * destroyed with the state). */
     void *view;
     bool nat_owned;
+    /* The host this state simulates for (sim_state_set_local_host); zero:
+     * every host's uplinks are resolved here (traces, tests). */
+    struct sim_id local_host;
 };
 
 #endif

@@ -420,6 +420,39 @@ static const struct topo_field *find_field(const struct topo_schema *s, const ch
     return NULL;
 }
 
+/* --- bgp_peers: what BIRD will take ---------------------------------------------------
+ * A peer becomes a BIRD protocol on the gateway (bgp/bgp_render.c); what
+ * BIRD would refuse is refused here, at the API, naming the field, instead
+ * of surfacing later as a configuration error on the gateway. Names are
+ * free: the gateway names BIRD's protocols after the ids. What only a
+ * gateway can see (two peers of one gateway with the same address) it
+ * refuses itself and reports (config_error in /v1/status). */
+
+static int bgp_peer_check(const json_t *doc, struct sim_error *err)
+{
+    json_int_t hold = json_integer_value(json_object_get(doc, "hold_time"));
+    json_int_t ka = json_integer_value(json_object_get(doc, "keepalive"));
+    uint32_t a = 0;
+
+    topo_parse_addr(json_string_value(json_object_get(doc, "peer_address")), &a);
+    if (a == 0 || a == 0xffffffffu || (a >> 24) == 0 || (a >> 24) == 127 || (a >> 28) >= 0xe)
+        return fail(err, "peer_address", -EINVAL, "peer_address: %s is not a unicast address",
+                    json_string_value(json_object_get(doc, "peer_address")));
+    if (hold && hold < 3)
+        return fail(err, "hold_time", -EINVAL, "hold_time: 0 (BIRD's default) or 3..65535 seconds (RFC 4271)");
+    if (ka && hold && ka > hold)
+        return fail(err, "keepalive", -EINVAL, "keepalive: at most hold_time (%lld)", (long long)hold);
+    const char *pw = json_string_value(json_object_get(doc, "password"));
+    size_t n = pw ? strlen(pw) : 0;
+    for (size_t i = 0; pw && i < n && n <= 80; i++)
+        if (pw[i] < 0x20 || pw[i] > 0x7e || pw[i] == '"' || pw[i] == '\\')
+            n = 81;   /* refused below; the loop ends here */
+    if (n > 80)
+        return fail(err, "password", -EINVAL,
+                    "password: at most 80 printable ASCII characters, without '\"' or '\\' (a TCP MD5 key BIRD quotes)");
+    return 0;
+}
+
 int topo_canonical(const struct sim_topo *t, enum sim_res_type type, const json_t *in, const struct sim_id *id,
                    json_t **out, struct sim_error *err)
 {
@@ -469,6 +502,15 @@ int topo_canonical(const struct sim_topo *t, enum sim_res_type type, const json_
         }
         if (json_is_null(v))
             continue;   /* null clears an optional field */
+        if (type == SIM_RES_BGP_PEER && !strcmp(k, "state")) {
+            /* The gateways report it and GET shows it (api/gateways.c);
+             * one given here (a document read back) is dropped. */
+            if (!json_is_string(v)) {
+                rc = fail(err, k, -EINVAL, "state: read-only; the gateways report it");
+                goto err;
+            }
+            continue;
+        }
         rc = check_value(t, f, v, &cv, err);
         if (rc < 0)
             goto err;
@@ -489,6 +531,8 @@ int topo_canonical(const struct sim_topo *t, enum sim_res_type type, const json_
             json_object_set_new(doc, f->name, dv);
         }
     }
+    if (type == SIM_RES_BGP_PEER && (rc = bgp_peer_check(doc, err)) < 0)
+        goto err;
     *out = doc;
     return 0;
 err:

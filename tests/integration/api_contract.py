@@ -356,4 +356,206 @@ try:
 finally:
     api.stop()
 
+# --- gateway reports, bgp_peers state, status problems, metrics -------------------------------------
+PEER = "6c6a3627-5a5c-51d7-ad0c-f96569491850"        # the demo cloud's BGP peer (192.0.2.1 on uplink-a)
+OTHER_PEER = "0b6e0bd1-5d3e-4c55-9a0f-2b1a1c1d1e1f"  # a peer the topology does not have
+
+
+def report(host, state="established", interval=2, peer=PEER, name="p6c6a36275a5c", address="192.0.2.1", bird=None):
+    b = {"state": "running", "pid": 123, "restarts": 0, "router_id": "192.0.2.1", "config_error": None,
+         "config_generation": 3}
+    b.update(bird or {})
+    return {"host": host, "interval_s": interval, "bird": b,
+            "peers": [{"id": peer, "name": name, "peer_address": address, "peer_asn": 64500, "state": state,
+                       "bfd": "up", "since": "2026-12-02 01:02:03", "routes_received": 7, "routes_sent": 3,
+                       "last_error": ""}],
+            "learned_routes": 1,
+            "routes": [{"dst": "0.0.0.0/0", "type": "unicast",
+                        "next_hops": [{"gateway": "192.0.2.1", "interface": "up0"}]}],
+            "uplinks": [{"port": "d6548ef6-e1af-5d8a-929c-0a12e8b9f48f", "interface": "up0",
+                         "mode": "af_packet tpacket_v3", "kernel_addresses": ["192.0.2.2"]}],
+            "counters": {"egress_learned": 5}}
+
+
+def peer_state(api):
+    st1, one = api.get(f"/v1/bgp_peers/{PEER}")
+    st2, lst = api.get("/v1/bgp_peers")
+    listed = [p.get("state") for p in (lst if st2 == 200 else []) if p.get("id") == PEER]
+    return one.get("state") if st1 == 200 else st1, listed[0] if listed else None
+
+
+def metric(text, line_start):
+    return [l for l in str(text).splitlines() if l.startswith(line_start)]
+
+
+api = new_api()
+try:
+    with open(os.path.join(ROOT, "scripts/demo/cloud.json")) as f:
+        cloud = json.load(f)
+    st, _ = api.post("/v1/import", cloud)
+    c.check("gateways: the demo cloud imported", st == 200, st)
+    st, got = api.request("PATCH", f"/v1/bgp_peers/{PEER}", {"name": "up1"})
+    c.check("gateways: the peer is named up1", st == 200 and got.get("name") == "up1", (st, got))
+    c.check("gateways: without any report a bgp_peer's state is 'unknown' (item and list)",
+            peer_state(api) == ("unknown", "unknown"), peer_state(api))
+    st, got = api.get("/v1/gateways")
+    c.check("gateways: GET /v1/gateways with none -> {\"gateways\": []}", st == 200 and got == {"gateways": []}, got)
+
+    rep = report("gw1", state="Established")
+    st, got = api.request("PUT", "/v1/gateways/gw1", rep)
+    c.check("gateways: PUT a report -> 200, normalized (state in lower case), age_s 0, not stale",
+            st == 200 and got.get("peers", [{}])[0].get("state") == "established" and got.get("age_s") == 0
+            and got.get("stale") is False and got.get("routes") == rep["routes"], (st, got))
+    st, got = api.get("/v1/gateways/gw1")
+    c.check("gateways: GET /v1/gateways/gw1 -> the report", st == 200 and got.get("host") == "gw1"
+            and got.get("bird", {}).get("router_id") == "192.0.2.1" and "age_s" in got and got.get("stale") is False,
+            (st, got))
+    st, got = api.get("/v1/gateways")
+    c.check("gateways: GET /v1/gateways lists it", st == 200 and [g["host"] for g in got.get("gateways", [])] == ["gw1"],
+            got)
+    c.check("gateways: the bgp_peer's state comes from the report (item and list)",
+            peer_state(api) == ("established", "established"), peer_state(api))
+    st, exp = api.get("/v1/export")
+    c.check("gateways: export holds no state (it is not in the store)",
+            st == 200 and all("state" not in p for p in exp.get("bgp_peers", [])), exp.get("bgp_peers"))
+
+    # Strict decoding: each refusal names the field, and the stored report stays.
+    def with_peer(**kw):
+        r = report("gw1")
+        r["peers"][0].update(kw)
+        return r
+    big_peers = report("gw1")
+    big_peers["peers"] = [dict(big_peers["peers"][0], id=str(uuid.UUID(int=i)), name=f"p{i}") for i in range(257)]
+    big_routes = report("gw1")
+    big_routes["routes"] = big_routes["routes"] * 1001
+    bad = [
+        ("unknown field", "gw1", with_peer(colour="red"), "peers[0].colour"),
+        ("unknown top-level field", "gw1", dict(report("gw1"), extra=1), "extra"),
+        ("host in the body differs from the path", "gw2", report("gw1"), "host"),
+        ("bad peer state", "gw1", with_peer(state="happy"), "peers[0].state"),
+        ("bad BIRD state", "gw1", report("gw1", bird={"state": "dead"}), "bird.state"),
+        ("bad peer address", "gw1", with_peer(peer_address="192.0.2.300"), "peers[0].peer_address"),
+        ("257 peers", "gw1", big_peers, "peers"),
+        ("1001 routes", "gw1", big_routes, "routes"),
+        ("interval_s 0", "gw1", dict(report("gw1"), interval_s=0), "interval_s"),
+    ]
+    for what, host, body, field in bad:
+        st, got = api.request("PUT", f"/v1/gateways/{host}", body)
+        c.check(f"gateways: {what} -> 400 naming '{field}'", st == 400 and got.get("field") == field, (st, got))
+    st, got = api.request("PUT", "/v1/gateways/gw%201", report("gw 1"))
+    c.check("gateways: a host with a space -> 400 naming host", st == 400 and got.get("field") == "host", (st, got))
+    st, got = api.get("/v1/gateways")
+    c.check("gateways: refused reports changed nothing",
+            st == 200 and len(got["gateways"]) == 1 and got["gateways"][0]["peers"][0]["state"] == "established", got)
+    for m, pth in [("GET", "/v1/gateways"), ("GET", "/v1/gateways/gw1"), ("PUT", "/v1/gateways/gw1"),
+                   ("DELETE", "/v1/gateways/gw1")]:
+        b = report("gw1") if m == "PUT" else None
+        st1, _ = api.request(m, pth, b, token=None)
+        st2, _ = api.request(m, pth, b, token="wrong")
+        c.check(f"gateways: {m} {pth} without/with bad token -> 401", st1 == 401 and st2 == 401, (st1, st2))
+    st, _ = api.request("POST", "/v1/gateways", report("gw1"))
+    c.check("gateways: POST /v1/gateways -> 405", st == 405, st)
+
+    # A second gateway whose BIRD refused its configuration, with a session not up.
+    gw2 = report("gw2", state="active", peer=OTHER_PEER, name='up"x\\', address="198.51.100.9",
+                 bird={"state": "backoff", "restarts": 4, "config_error": "bird.conf:12:3 syntax error"})
+    gw2["peers"][0]["last_error"] = "Socket: Connection refused"
+    st, got = api.request("PUT", "/v1/gateways/gw2", gw2)
+    c.check("gateways: a second gateway reports", st == 200, (st, got))
+    st, got = api.get("/v1/status")
+    gws = {g["host"]: g for g in got.get("gateways", [])} if st == 200 else {}
+    probs = got.get("problems", []) if st == 200 else []
+    c.check("status: gateways summarised (BIRD state, router id, peers established/total, learned routes)",
+            gws.get("gw1", {}).get("bird_state") == "running" and gws["gw1"].get("peers_established") == 1
+            and gws["gw1"].get("peers_total") == 1 and gws["gw1"].get("learned_routes") == 1
+            and gws["gw1"].get("config_error") is None and gws["gw1"].get("stale") is False
+            and gws.get("gw2", {}).get("config_error") == "bird.conf:12:3 syntax error"
+            and gws["gw2"].get("peers_established") == 0 and gws["gw2"].get("router_id") == "192.0.2.1", got)
+    c.check("status: problems name the refused configuration and the session that is not established",
+            "gateway gw2: BIRD refused the configuration: bird.conf:12:3 syntax error" in probs
+            and any(p.startswith('gateway gw2: peer up"x\\ (198.51.100.9) is active, not established') for p in probs)
+            and "gateway gw2: BIRD is backoff" in probs
+            and not any(p.startswith("gateway gw1") for p in probs), probs)
+    c.check("gateways: the other gateway's report leaves up1's state alone",
+            peer_state(api) == ("established", "established"), peer_state(api))
+
+    st, text = api.request("GET", "/metrics", token=None)
+    text = str(text)
+    c.check("metrics: rampart_bgp_peer_established names the peer by its resource name, 1 when established",
+            metric(text, 'rampart_bgp_peer_established{host="gw1",peer="up1",address="192.0.2.1"} ') ==
+            ['rampart_bgp_peer_established{host="gw1",peer="up1",address="192.0.2.1"} 1'], metric(text, "rampart_bgp_peer_e"))
+    c.check("metrics: label values escaped (quote and backslash), 0 when not established",
+            'rampart_bgp_peer_established{host="gw2",peer="up\\"x\\\\",address="198.51.100.9"} 0' in text,
+            metric(text, "rampart_bgp_peer_e"))
+    c.check("metrics: routes received, learned routes, restarts, config error, BIRD running",
+            'rampart_bgp_peer_routes_received{host="gw1",peer="up1"} 7' in text
+            and 'rampart_bgp_learned_routes{host="gw1"} 1' in text
+            and 'rampart_bird_restarts_total{host="gw2"} 4' in text
+            and 'rampart_bird_config_error{host="gw2"} 1' in text and 'rampart_bird_config_error{host="gw1"} 0' in text
+            and 'rampart_bird_running{host="gw2"} 0' in text and 'rampart_bird_running{host="gw1"} 1' in text,
+            [l for l in text.splitlines() if "gw" in l])
+    ages = metric(text, 'rampart_gateway_report_age_seconds{host="gw1"} ')
+    c.check("metrics: report age per gateway", len(ages) == 1 and 0 <= float(ages[0].split()[-1]) < 30, ages)
+
+    # DELETE, and a report that goes stale.
+    st, _ = api.request("DELETE", "/v1/gateways/gw1")
+    c.check("gateways: DELETE -> 204", st == 204, st)
+    st, _ = api.get("/v1/gateways/gw1")
+    st2, _ = api.request("DELETE", "/v1/gateways/gw1")
+    c.check("gateways: GET and DELETE after DELETE -> 404", st == 404 and st2 == 404, (st, st2))
+    c.check("gateways: with the report gone the state is 'unknown' again", peer_state(api) == ("unknown", "unknown"),
+            peer_state(api))
+    st, _ = api.request("PUT", "/v1/gateways/gw1", report("gw1", interval=1))
+    c.check("gateways: a report with interval_s 1", st == 200 and peer_state(api) == ("established", "established"),
+            (st, peer_state(api)))
+    time.sleep(3.3)   # older than 3 x interval_s
+    st, got = api.get("/v1/gateways/gw1")
+    c.check("gateways: after 3 intervals without a report it is stale", st == 200 and got.get("stale") is True
+            and got.get("age_s", 0) >= 3, got)
+    c.check("gateways: a stale report gives no state: 'unknown'", peer_state(api) == ("unknown", "unknown"),
+            peer_state(api))
+    st, got = api.get("/v1/status")
+    c.check("status: a stale report is a problem",
+            any(p.startswith("gateway gw1: report stale (") for p in got.get("problems", [])), got.get("problems"))
+
+    # bgp_peers: state is read-only, and what BIRD would refuse is refused here.
+    st, got = api.post("/v1/bgp_peers", {"name": "up9", "port": "uplink-a", "peer_address": "192.0.2.9",
+                                         "peer_asn": 64501, "local_asn": 64512, "state": "established"})
+    c.check("bgp_peers: a given state is ignored (not stored)", st == 201 and "state" not in got, (st, got))
+    st, got = api.get("/v1/bgp_peers/up9")
+    c.check("bgp_peers: ... and GET shows the reported one ('unknown')", st == 200 and got.get("state") == "unknown",
+            (st, got))
+    before = api.get("/v1/export")[1]
+    ok_peer = {"port": "uplink-a", "peer_address": "192.0.2.10", "peer_asn": 64502, "local_asn": 64512}
+    bad_peers = [
+        ("bad peer_address", {"peer_address": "192.0.2.300"}, "peer_address"),
+        ("multicast peer_address", {"peer_address": "224.0.0.5"}, "peer_address"),
+        ("peer_address 0.0.0.0", {"peer_address": "0.0.0.0"}, "peer_address"),
+        ("loopback peer_address", {"peer_address": "127.0.0.1"}, "peer_address"),
+        ("peer_asn 0", {"peer_asn": 0}, "peer_asn"),
+        ("peer_asn above 4294967295", {"peer_asn": 4294967296}, "peer_asn"),
+        ("local_asn 0", {"local_asn": 0}, "local_asn"),
+        ("a bridge port", {"port": "web2"}, "port"),
+        ("an unknown port", {"port": "nope"}, "port"),
+        ("hold_time 2", {"hold_time": 2}, "hold_time"),
+        ("hold_time 65536", {"hold_time": 65536}, "hold_time"),
+        ("keepalive above hold_time", {"hold_time": 9, "keepalive": 10}, "keepalive"),
+        ("unknown field", {"colour": "red"}, "colour"),
+        ("state that is not a string", {"state": 5}, "state"),
+    ]
+    for what, change, field in bad_peers:
+        st, got = api.post("/v1/bgp_peers", dict(ok_peer, **change))
+        c.check(f"bgp_peers: {what} -> 400 naming '{field}'", st == 400 and got.get("field") == field, (st, got))
+    st, got = api.request("PATCH", "/v1/bgp_peers/up9", {"hold_time": 1})
+    c.check("bgp_peers: PATCH hold_time 1 -> 400 naming hold_time", st == 400 and got.get("field") == "hold_time",
+            (st, got))
+    c.check("bgp_peers: refused writes changed nothing", api.get("/v1/export")[1] == before)
+    st, got = api.post("/v1/bgp_peers", dict(ok_peer, hold_time=3, keepalive=1, password="s3cret!"))
+    c.check("bgp_peers: hold_time 3, keepalive 1, a printable password -> 201", st == 201, (st, got))
+    st, got = api.get("/v1/openapi.yaml")
+    c.check("openapi document describes /v1/gateways", st == 200 and "/v1/gateways/{host}:" in str(got)
+            and "GatewayReport:" in str(got), st)
+finally:
+    api.stop()
+
 sys.exit(c.done())
