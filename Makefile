@@ -64,7 +64,7 @@ BINS       := build/rel/rampartctl build/rel/rampart-api \
 mod_of     = $(or $(firstword $(foreach m,$(filter-out lib,$(MODULES)),$(if $(filter $(m)%,$(1)),$(m)))),lib)
 archives   = $(foreach m,$(LINK_$(call mod_of,$(2))),build/$(1)/lib$(m).a)
 
-.PHONY: all test unit-tests integration-tests demo bench fuzz install clean deps test-zk-failover appliance appliance-test demo-down \
+.PHONY: all test unit-tests integration-tests demo bench fuzz install clean deps test-zk-failover appliance appliance-test demo-down demo-api \
         check-deps check-clang scenarios
 all: $(BINS)
 
@@ -180,9 +180,18 @@ fuzz: deps $(FUZZ_BINS)
 	scripts/run-fuzz.sh $(FUZZ_SECONDS) $(FUZZ_BINS)
 
 # --- demo ------------------------------------------------------------------------------
+# The whole cloud in namespaces, left running; demo-down removes it.
 demo: deps
 	$(MAKE) all
 	scripts/demo.sh
+
+demo-down:
+	scripts/cloud/cloud.sh down
+
+# The control plane and the simulator alone (API, trace), on loopback.
+demo-api: deps
+	$(MAKE) all
+	scripts/demo-api.sh
 
 # --- the border appliance image (issue 8; root: debootstrap, mkfs) ----------------------
 appliance: deps

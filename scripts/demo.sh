@@ -1,74 +1,75 @@
 #!/usr/bin/env bash
-# make demo: the control plane and the simulator. It starts rampart-api on
-# the embedded SQLite store (in a temporary directory, on loopback), loads
-# the example cloud through rampartctl, traces packets through it (SNAT out,
-# a floating IP in, a traceroute through SNAT), and shows creating, refusing,
-# reading and deleting resources, the watch stream, status and metrics. It
-# stops the server and removes its files at the end.
+# make demo: the whole cloud on this machine (scripts/cloud/cloud.sh), left
+# running: an FRR upstream router and an internet host, a border gateway
+# (rampart-gateway with BIRD, and rampart-api on its embedded store), a
+# hypervisor (rampart-agent) with two VMs in two tenants. It waits for BGP,
+# then shows traffic both ways and where to look. `make demo-down` removes
+# every namespace and process it made.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-api=build/rel/rampart-api
+export CLOUD_PREFIX=rpd- CLOUD_DIR=/run/rampart-demo
+P=$CLOUD_PREFIX D=$CLOUD_DIR
 ctl=build/rel/rampartctl
-work=$(mktemp -d /tmp/rampart-demo-XXXXXX)
-pid=
-cleanup() { [ -n "$pid" ] && kill "$pid" 2>/dev/null; wait 2>/dev/null; rm -rf "$work"; }
-trap cleanup EXIT
 
 say() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 run() { printf '$ %s\n' "$*"; "$@" || true; }
+inns() { local ns=$1; shift; printf '$ ip netns exec %s %s\n' "$P$ns" "$*"; ip netns exec "$P$ns" "$@" || true; }
 
-head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$work/token"
-cat >"$work/rampart.conf" <<CONF
-api: { listen = "127.0.0.1"; port = 0; token_file = "$work/token"; };
-store: { backend = "sqlite"; path = "$work/rampart.db"; };
-CONF
-"$api" -c "$work/rampart.conf" >"$work/out" 2>"$work/log" &
-pid=$!
-for _ in $(seq 100); do grep -q '^listening' "$work/out" 2>/dev/null && break; sleep 0.1; done
-port=$(sed -n 's/^listening .*:\([0-9]*\)$/\1/p' "$work/out")
-[ -n "$port" ] || { echo "rampart-api did not start:"; cat "$work/log"; exit 1; }
-export RAMPART_API=http://127.0.0.1:$port RAMPART_TOKEN=$(cat "$work/token")
+[ "$(id -u)" = 0 ] || { echo "make demo needs root (it creates network namespaces)"; exit 1; }
+say "Bringing the cloud up (namespaces ${P}*, work directory $D)"
+if ! scripts/cloud/cloud.sh up; then
+  echo "the cloud did not come up; logs in $D"; exit 1
+fi
+. "$D/env"
 
-say "rampart-api serves on $RAMPART_API (SQLite store: $work/rampart.db)"
+printf 'waiting for the BGP session with the upstream and its routes'
+for _ in $(seq 150); do
+  st=$("$ctl" --json bgp 2>/dev/null |
+       jq -r '.gateways[0] | "\(.peers[0].state // "-") \(.learned_routes // 0) learned routes"' 2>/dev/null || true)
+  case "$st" in "established 0 "*) ;; established*) break ;; esac
+  printf '.'; sleep 0.2
+done
+echo " $st"
+
+say "What runs"
+cat <<EOF
+  ${P}up     FRR (bgpd, bfdd), AS 65000, 10.99.0.1: offers a default route and 198.51.100.0/24
+  ${P}inet   the internet host 198.51.100.10 (HTTP on port 80)
+  ${P}gw     rampart-gateway, uplink up0 10.99.0.2/30, BIRD AS 64512 under it;
+              rampart-api on $RAMPART_API (SQLite store $D/rampart.db)
+  ${P}hv1    rampart-agent with two VMs:
+  ${P}vm1    10.1.0.10, tenant alpha, to the internet through SNAT 203.0.113.1
+  ${P}vm2    10.2.0.10, tenant beta, floating IP 203.0.113.20 (HTTP on port 80)
+  logs: $D/{gateway,agent,api}.log, $D/bird/bird.log; counters: $D/{gw,hv1}-stats.json
+EOF
+
+say "The API and the BGP state (rampartctl talks to the API)"
 run "$ctl" status
+run "$ctl" bgp
+run "$ctl" bgp routes
+inns up vtysh --vty_socket "$D/frr" -c "show ip bgp"
 
-say "Load the example cloud: a provider router with a BGP uplink, tenant 'acme' with SNAT, a bridge, VMs, a floating IP"
-run "$ctl" import scripts/demo/cloud.json
-run "$ctl" router list
-run "$ctl" port list
+say "vm1 -> the internet host, through SNAT"
+inns vm1 ping -c 3 -i 0.3 198.51.100.10
+inns vm1 curl -sS -m 5 http://198.51.100.10/hello.txt
+echo "(the internet host saw:)"; tail -n 1 "$D/http.log"
 
-say "Trace packets through the live topology (the simulator every host runs)"
-run "$ctl" trace scripts/demo/vm-out.json
-run "$ctl" trace scripts/demo/internet-to-fip.json
-run "$ctl" trace scripts/demo/traceroute.json
-say "The same, offline on the export document, as JSON for scripts (first lines)"
-"$ctl" trace --topology scripts/demo/cloud.json --json scripts/demo/vm-out.json | head -20
+say "The internet host -> vm2 through its floating IP"
+inns inet ping -c 3 -i 0.3 203.0.113.20
+inns inet curl -sS -m 5 http://203.0.113.20/
 
-say "Create a tenant network through the API (references by name; replies carry ids)"
-run "$ctl" bridge create --name demo-net --tenant demo
-run "$ctl" port create --name demo-vm --device demo-net --mac 02:00:00:00:de:01 --fixed-ips '["10.9.0.5"]' --host hv-1 --interface tap-demo
+say "How the first packet of vm1's flow went through the topology (a live trace)"
+echo '{"in_port": "vm1", "packets": [{"ip_dst": "198.51.100.10", "dst_port": 80}]}' >"$D/trace.json"
+run "$ctl" trace "$D/trace.json"
 
-say "Bad input is refused with the field named, and nothing is written"
-run "$ctl" port create --name bad --device no-such-bridge
-run "$ctl" route create --router acme --dst 10.0.0.1/8 --next-hop-port acme-gw
-run "$ctl" chain delete acme-pre
-
-say "Every change is on the watch stream, in order, resumable from any revision"
-timeout 2 "$ctl" watch --since 1 | head -4 | cut -c1-150 || true
-
-say "Delete what we made, and look at the metrics Prometheus would scrape"
-run "$ctl" port delete demo-vm
-run "$ctl" bridge delete demo-net
-curl -s "$RAMPART_API/metrics" | grep -E '^rampart_(store_revision|resources\{type="ports"\}|api_requests_total)' | head -8
-
-cat <<MSG
-
-That was the Rampart control plane and its simulator: REST API (api/),
-SQLite store (store/), the topology and flow simulator (sim/, nat/),
-rampartctl (cli/). Try it yourself:
-  build/rel/rampart-api -c CONFIG        (docs/api.md)
-  rampartctl trace --topology scripts/demo/cloud.json scripts/demo/traceroute.json   (docs/trace.md)
-  build/rel/rampart-agent -c CONFIG      (docs/agent.md; tests/integration/agent_namespaces.sh
-                                          runs two hypervisors and four VMs in namespaces)
-The BGP gateway is not here yet (docs/architecture.md, "State of the tree").
-MSG
+say "Look around yourself"
+cat <<EOF
+  . $D/env                                  # RAMPART_API and RAMPART_TOKEN for rampartctl
+  build/rel/rampartctl bgp                  # peers, BIRD, learned routes
+  build/rel/rampartctl floating-ip create --address 203.0.113.21 --router provider --port vm1 --fixed-ip 10.1.0.10
+  ip netns exec ${P}inet ping 203.0.113.21  # reachable about a second later
+  ip netns exec ${P}vm1 curl http://198.51.100.10/hello.txt
+  ip netns exec ${P}up vtysh --vty_socket $D/frr   # the upstream router's shell
+  curl -s $RAMPART_API/metrics | grep rampart_bgp
+  make demo-down                            # stop everything and remove the namespaces
+EOF

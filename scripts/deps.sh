@@ -8,7 +8,7 @@ PKGS=(
   libjansson-dev libconfig-dev libevent-dev libcmocka-dev
   libnl-3-dev libnl-route-3-dev libmnl-dev libxdp-dev libbpf-dev
   libsqlite3-dev libzookeeper-mt-dev zookeeper default-jre-headless
-  iproute2 procps curl bird2 frr python3-scapy nftables wrk jq
+  iproute2 iputils-ping procps curl bird2 frr python3-scapy nftables wrk jq
 )
 
 missing=()

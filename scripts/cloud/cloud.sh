@@ -11,7 +11,7 @@
 #      |
 #   <p>hv1   rampart-agent, with two VMs (namespaces):
 #            <p>vm1  10.1.0.10 tenant alpha, out through SNAT 203.0.113.1
-#            <p>vm2  10.2.0.10 tenant beta, floating IP 203.0.113.20
+#            <p>vm2  10.2.0.10 tenant beta, floating IP 203.0.113.20 (HTTP on port 80)
 #
 # cloud.sh up|down|status
 # Environment: CLOUD_PREFIX (namespace/interface prefix, default rpd-),
@@ -37,7 +37,7 @@ down() {
   local f pid
   if [ -d "$D" ]; then
     # the gateway first: it stops BIRD, whose routes the upstream then withdraws
-    for f in gateway agent api http frr-bgpd frr-bfdd frr-zebra; do
+    for f in gateway agent api http vm2-http frr-bgpd frr-bfdd frr-zebra; do
       [ -f "$D/$f.pid" ] || continue
       pid=$(cat "$D/$f.pid" 2>/dev/null || true)
       [ -n "$pid" ] && kill -TERM "$pid" 2>/dev/null || true
@@ -161,6 +161,11 @@ CONF
   nsx inet /usr/bin/python3 -m http.server 80 --bind 198.51.100.10 --directory "$D" >"$D/http.log" 2>&1 &
   echo $! >"$D/http.pid"
   echo "hello from the internet host" >"$D/hello.txt"
+  # and vm2 serves HTTP too, reached from the internet through its floating IP
+  mkdir -p "$D/vm2-www"
+  echo "hello from vm2 (10.2.0.10), behind floating IP 203.0.113.20" >"$D/vm2-www/index.html"
+  nsx vm2 /usr/bin/python3 -m http.server 80 --bind 10.2.0.10 --directory "$D/vm2-www" >"$D/vm2-http.log" 2>&1 &
+  echo $! >"$D/vm2-http.pid"
 
   # the daemons
   cat >"$D/gateway.conf" <<CONF
