@@ -245,7 +245,7 @@ static uint32_t flow_hash(const uint8_t *f, uint16_t len)
     if ((ip->proto == 6 || ip->proto == 17) && !(ntohs(ip->frag_off) & 0x1fff) &&
         len >= sizeof(struct eth_hdr) + ihl + 4) {
         const uint8_t *l4 = f + sizeof(struct eth_hdr) + ihl;
-        h ^= (uint64_t)(l4[0] << 24 | l4[1] << 16 | l4[2] << 8 | l4[3]) << 8;
+        h ^= (uint64_t)((uint32_t)l4[0] << 24 | (uint32_t)l4[1] << 16 | (uint32_t)l4[2] << 8 | l4[3]) << 8;
     }
     h *= 0x9e3779b97f4a7c15ull;
     return (uint32_t)(h >> 32);
