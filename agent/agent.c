@@ -519,7 +519,7 @@ int agent_run(struct agent *a)
             (a->tunnel_ip >> 16) & 255, (a->tunnel_ip >> 8) & 255, a->tunnel_ip & 255,
             (long long)a->cfg.tunnel_port);
     while (!a->stop) {
-        int n = epoll_wait(a->epfd, evs, 64, 100);
+        int n = epoll_wait(a->epfd, evs, 64, a->ext.busy && a->ext.busy(a->ext.ctx) ? 0 : 100);
         if (n < 0 && errno != EINTR)
             return -errno;
         a->now_ns = agent_clock_ns();

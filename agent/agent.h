@@ -89,6 +89,7 @@ struct agent_ext {
     unsigned (*tx)(void *ctx, uint32_t port_no, struct pkt_buf **bufs, unsigned n);
     void (*fd_ready)(void *ctx, uint32_t tag);      /* a descriptor of agent_watch_fd */
     void (*tick)(void *ctx, uint64_t now_ns);       /* every loop turn (at least every 100 ms) */
+    bool (*busy)(void *ctx);                        /* work left for the next tick: do not sleep */
     void (*stats)(void *ctx, void *json_root);      /* add to the stats file (a json_t object) */
 };
 

@@ -31,7 +31,7 @@
 #define GW_MAX_UPLINKS 256                 /* indexed by the agent's local port number */
 #define TAG_ROUTES 1
 #define TAG_NEIGH 2
-#define FEED_BATCH 4096                    /* netlink messages per turn: forwarding keeps going during a full table */
+#define FEED_BATCH 1024                    /* netlink messages per turn (a few ms): forwarding goes on during a full table */
 #define NEIGH_AGE_NS (300ull * 1000000000ull)
 
 struct gw_uplink {
@@ -564,6 +564,13 @@ static void gw_tick(void *ctx, uint64_t now_ns)
     }
 }
 
+static bool gw_busy(void *ctx)
+{
+    struct gateway *g = ctx;
+
+    return g->feed && bgp_route_feed_pending(g->feed);
+}
+
 static void gw_stats(void *ctx, void *root)
 {
     struct gateway *g = ctx;
@@ -591,6 +598,7 @@ int gateway_create(const struct gateway_settings *s, struct gateway **out, char 
         .tx = gw_tx,
         .fd_ready = gw_fd_ready,
         .tick = gw_tick,
+        .busy = gw_busy,
         .stats = gw_stats,
     };
     int rc;

@@ -17,7 +17,8 @@
 # Environment: CLOUD_PREFIX (namespace/interface prefix, default rpd-),
 # CLOUD_DIR (work directory, default /run/rampart-demo), CLOUD_UNDERLAY (first
 # three octets, default 10.250.0), CLOUD_BIN (binaries, default build/rel),
-# CLOUD_API_PORT (8080). `up` leaves everything running and writes
+# CLOUD_API_PORT (8080), CLOUD_GW_BACKEND (the gateway's datapath.backend: afpacket
+# or xdp). `up` leaves everything running and writes
 # $CLOUD_DIR/env (RAMPART_API, RAMPART_TOKEN, the namespaces); `down` stops the
 # processes it started and removes every namespace and interface it made.
 set -euo pipefail
@@ -107,7 +108,10 @@ up() {
   for l in "up gw" "up inet" "gw up0" "inet eth0"; do set -- $l; nsx "$1" ip link set "$2" up; done
   nsx inet ip route add default via 198.51.100.1
   # the upstream's link to the gateway sends frames of one MTU, as a NIC on a wire does
+  # (no TSO, and checksums complete: a wire carries no half-done checksum, and
+  # AF_XDP, unlike AF_PACKET, cannot tell the datapath one is half done)
   nsx up /usr/bin/python3 tests/integration/agent/offload_off.py gw
+  nsx up /usr/bin/python3 tests/integration/agent/txcsum_off.py gw
   nsx up sysctl -qw net.ipv4.ip_forward=1
   # BFD's source ports must be 49152-65535 (RFC 5881)
   nsx gw sysctl -qw net.ipv4.ip_local_port_range="49152 65535"
@@ -175,7 +179,7 @@ api: { url = "http://$U.1:$APORT"; token_file = "$D/token"; };
 stats_file = "$D/gw-stats.json";
 bgp: { router_id = "10.99.0.2"; local_asn = 64512; dir = "$D/bird"; kernel_table = 100; };
 gateway: { report_interval = 1; };
-datapath: { flows = 65536; };
+datapath: { flows = 65536; backend = "${CLOUD_GW_BACKEND:-afpacket}"; };
 nat: { entries = 65536; };
 CONF
   cat >"$D/agent.conf" <<CONF

@@ -16,6 +16,7 @@ BIN=${GATEWAY_TEST_BIN:-build/asan}
 py=/usr/bin/python3
 here=tests/integration/agent
 export CLOUD_PREFIX=rpt$$- CLOUD_DIR=/tmp/rpt$$-cloud CLOUD_UNDERLAY=10.251.0 CLOUD_BIN=$BIN CLOUD_KEEP=${KEEP:-0}
+echo "gateway uplink backend: ${CLOUD_GW_BACKEND:-afpacket}"
 P=$CLOUD_PREFIX D=$CLOUD_DIR
 passed=0 failed=0
 
