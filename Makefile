@@ -163,9 +163,11 @@ endef
 $(foreach b,$(patsubst bench/%.c,%,$(BENCH_SRCS)),$(eval $(call bench_rule,$(b))))
 
 bench: deps
-	$(MAKE) $(BENCH_BINS) build/rel/rampart-api build/rel/rampart-agent
+	$(MAKE) $(BENCH_BINS) build/rel/rampart-api build/rel/rampart-agent build/rel/rampart-gateway build/rel/rampartctl
 	scripts/run-bench.sh $(BENCH_BINS)
 	RAMPART_API=build/rel/rampart-api /usr/bin/python3 bench/api_bench.py
+	bench/gateway_routes.sh   # 10k, 100k, 1M routes from an upstream BIRD (root; about 1.5 min)
+	bench/gateway_fip.sh      # a floating IP created through the API until it answers (root; the cloud)
 	bench/e2e_forward.sh   # last and alone: it pins CPUs 0 and 1 (root; skips otherwise)
 
 # --- fuzzing (clang libFuzzer + ASan) ------------------------------------------------

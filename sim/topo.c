@@ -450,6 +450,35 @@ static bool is_type(const struct sim_topo *t, const char *ids, enum sim_res_type
     return o && o->type == type;
 }
 
+/* One floating IP per (port, fixed_ip), and per address: a second one for
+ * the same VM address could not be told apart on the way out (the reply
+ * would leave from the first), and one address cannot lead to two VMs. */
+static int fip_unique(const struct sim_topo *t, const json_t *doc, const struct sim_id *self, struct sim_error *err)
+{
+    const char *port = json_string_value(json_object_get(doc, "port"));
+    const json_t *fixed = json_object_get(doc, "fixed_ip"), *addr = json_object_get(doc, "address");
+    const struct sim_obj *po = find_any(t, port);
+
+    for (uint32_t i = 0; i < t->n_objs[SIM_RES_FLOATING_IP]; i++) {
+        const struct sim_obj *o = t->objs[SIM_RES_FLOATING_IP][i];
+        const struct sim_obj *op = find_any(t, json_string_value(json_object_get(o->doc, "port")));
+        char id[37], msg[160];
+        if (self && !memcmp(&o->id, self, sizeof(*self)))
+            continue;
+        sim_id_format(&o->id, id);
+        if (json_equal(json_object_get(o->doc, "address"), addr)) {
+            snprintf(msg, sizeof(msg), "address: %s is floating IP %s already", json_string_value(addr), id);
+            return refuse(err, "address", -EEXIST, msg);
+        }
+        if (po && op == po && json_equal(json_object_get(o->doc, "fixed_ip"), fixed)) {
+            snprintf(msg, sizeof(msg), "fixed_ip: %s of this port has floating IP %s already",
+                     json_string_value(fixed), id);
+            return refuse(err, "fixed_ip", -EEXIST, msg);
+        }
+    }
+    return 0;
+}
+
 static int check_constraints(const struct sim_topo *t, enum sim_res_type type, const json_t *doc,
                              const struct sim_id *self, bool loading, struct sim_error *err)
 {
@@ -514,11 +543,11 @@ static int check_constraints(const struct sim_topo *t, enum sim_res_type type, c
         /* A port without fixed_ips (addresses not managed here, e.g. a VM
          * with static addressing) accepts any fixed_ip. */
         if (json_array_size(ips) == 0)
-            return 0;
+            return fip_unique(t, doc, self, err);
         json_array_foreach(ips, i, e) found |= json_equal(e, json_object_get(doc, "fixed_ip"));
         if (!found)
             return refuse(err, "fixed_ip", -EINVAL, "fixed_ip: not one of the port's fixed_ips");
-        return 0;
+        return fip_unique(t, doc, self, err);
     }
     default:
         return 0;

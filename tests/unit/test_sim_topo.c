@@ -380,6 +380,19 @@ static void m_neighbor_on_bridge_port(json_t *d)
 static void m_fip_router_is_bridge(json_t *d) { set(nth(d, "floating_ips", 0), "router", json_string("acme-net")); }
 static void m_fip_on_router_port(json_t *d) { set(nth(d, "floating_ips", 0), "port", json_string("acme-lan")); }
 static void m_fip_fixed_ip_elsewhere(json_t *d) { set(nth(d, "floating_ips", 0), "fixed_ip", json_string("10.1.0.11")); }
+static void m_fip_twice_for_one_vm_address(json_t *d)
+{
+    json_t *f = json_deep_copy(nth(d, "floating_ips", 0));
+    json_object_del(f, "id");
+    set(f, "address", json_string("100.64.10.51"));
+    json_array_append_new(json_object_get(d, "floating_ips"), f);
+}
+static void m_fip_address_twice(json_t *d)
+{
+    json_t *f = json_deep_copy(nth(d, "floating_ips", 0));
+    json_object_del(f, "id");   /* the same address (and VM address: the address is named first) */
+    json_array_append_new(json_object_get(d, "floating_ips"), f);
+}
 static void m_dup_tunnel_key(json_t *d)
 {
     set(port_named(d, "web1"), "tunnel_key", json_integer(77));
@@ -427,6 +440,9 @@ static void test_bad_documents_are_refused_naming_resource_and_field(void **stat
     expect_refused(m_fip_router_is_bridge, -ENOENT, "floating_ips[0]: router: no router 'acme-net'", "router");
     expect_refused(m_fip_on_router_port, -EINVAL, "floating_ips[0]: port: must be a VM's bridge port", "port");
     expect_refused(m_fip_fixed_ip_elsewhere, -EINVAL, "fixed_ip: not one of the port's fixed_ips", "fixed_ip");
+    expect_refused(m_fip_twice_for_one_vm_address, -EEXIST, "fixed_ip: 10.1.0.10 of this port has floating IP",
+                   "fixed_ip");
+    expect_refused(m_fip_address_twice, -EEXIST, "address: 100.64.10.50 is floating IP", "address");
     expect_refused(m_dup_tunnel_key, -EEXIST, "tunnel_key: another port has this tunnel key", "tunnel_key");
     expect_refused(m_tunnel_key_too_big, -EINVAL, "tunnel_key: must be a whole number", "tunnel_key");
     expect_refused(m_not_object, -EINVAL, "chains[2]: must be a JSON object", NULL);
