@@ -519,7 +519,8 @@ int agent_run(struct agent *a)
             (a->tunnel_ip >> 16) & 255, (a->tunnel_ip >> 8) & 255, a->tunnel_ip & 255,
             (long long)a->cfg.tunnel_port);
     while (!a->stop) {
-        int n = epoll_wait(a->epfd, evs, 64, a->ext.busy && a->ext.busy(a->ext.ctx) ? 0 : 100);
+        int wait_ms = a->ext.busy && a->ext.busy(a->ext.ctx) ? 0 : a->n_parked ? 5 : 100;
+        int n = epoll_wait(a->epfd, evs, 64, wait_ms);
         if (n < 0 && errno != EINTR)
             return -errno;
         a->now_ns = agent_clock_ns();
@@ -544,6 +545,10 @@ int agent_run(struct agent *a)
                 agent_port_rx(a, id);
         }
         agent_flush(a);
+        if (a->n_parked) {
+            agent_lease_poll(a);   /* parked first packets wait for a lease: look every turn */
+            agent_flush(a);
+        }
         if (a->ext.tick) {
             a->ext.tick(a->ext.ctx, a->now_ns);
             agent_flush(a);

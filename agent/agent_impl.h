@@ -36,9 +36,23 @@ struct agent_counters {
     uint64_t malformed[PKT_ERR_COUNT];
     uint64_t reloads, reload_errors;
     uint64_t feed_rev, feed_changes, feed_invalidated, feed_flushes;
+    uint64_t parked, unparked, park_expired;
 };
 
 struct agent_feed;
+
+/* A first packet dropped for want of SNAT ports while a block is being
+ * leased: kept a moment and simulated again when the block comes, so a
+ * connection's first packet is late instead of lost. */
+#define AGENT_PARKED 32
+#define AGENT_PARK_NS (500ull * 1000000ull)
+struct agent_parked {
+    struct pkt_buf *b;
+    struct flow_key key;
+    struct pkt_layout l;
+    struct sim_id in_port;
+    uint64_t deadline_ns;
+};
 
 struct agent {
     struct agent_settings cfg;
@@ -61,6 +75,8 @@ struct agent {
     struct agent_counters c;
     struct agent_feed *feed;            /* NULL without api.url */
     struct agent_lease *lease;          /* SNAT blocks from the API; NULL without api.url */
+    struct agent_parked parked[AGENT_PARKED];
+    unsigned n_parked;
     int epfd, sigfd;
     uint64_t now_ns;
     uint32_t upcalls_this_turn;
@@ -168,6 +184,9 @@ void agent_port_rx(struct agent *a, uint32_t port_no);
 void agent_tunnel_rx(struct agent *a);
 void agent_on_state(void *ctx, const struct tun_state_msg *msg);
 void agent_flush(struct agent *a);
+/* Simulate the parked packets again (a lease came), or drop them past
+ * their deadline. */
+void agent_unpark(struct agent *a, bool lease_came);
 
 /* agent_stats.c */
 int agent_write_stats(const struct agent *a);

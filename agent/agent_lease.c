@@ -744,6 +744,7 @@ void agent_lease_poll(struct agent *a)
         if (sim_topo_device_by_zone(a->topo, zones[i], NULL, &id) == 0)
             dp_flow_invalidate_tag(a->flows, sim_tag(SIM_TAG_DEVICE, &id, 0));
     }
+    agent_unpark(a, n > 0);
 }
 
 /* On the forwarding thread (from op_lease): the topology is its own. */

@@ -189,6 +189,20 @@ static void upcall(struct agent *a, struct pkt_buf *b, const struct flow_key *ke
         pkt_pool_put(a->pool, b);
         return;
     }
+    /* No SNAT port yet because a block is being leased (the common case
+     * for a zone's first flow here): wait for it instead of losing the
+     * packet. */
+    if (a->res.verdict == SIM_DROP && a->lease && a->res.drop_reason &&
+        !strcmp(a->res.drop_reason, "snat ports exhausted") && a->n_parked < AGENT_PARKED) {
+        struct agent_parked *pk = &a->parked[a->n_parked++];
+        pk->b = b;
+        pk->key = *key;
+        pk->l = *l;
+        pk->in_port = *in_port;
+        pk->deadline_ns = a->now_ns + AGENT_PARK_NS;
+        a->c.parked++;
+        return;
+    }
     /* Running out of NAT ports or table space passes (a block arrives, an
      * entry expires): such a drop is not cached, so the flow's next packet
      * is simulated again. */
@@ -206,6 +220,31 @@ static void upcall(struct agent *a, struct pkt_buf *b, const struct flow_key *ke
         dp_actions_execute(a->exec, &b, &flow, 1);
     else
         dp_actions_execute_one(a->exec, b, &acts);
+}
+
+void agent_unpark(struct agent *a, bool lease_came)
+{
+    struct agent_parked now[AGENT_PARKED];
+    unsigned n = a->n_parked;
+
+    if (!n)
+        return;
+    memcpy(now, a->parked, n * sizeof(now[0]));
+    a->n_parked = 0;   /* what parks again below lands in a fresh list */
+    for (unsigned i = 0; i < n; i++) {
+        if (a->now_ns >= now[i].deadline_ns) {
+            a->c.park_expired++;
+            pkt_pool_put(a->pool, now[i].b);
+        } else if (lease_came) {
+            a->c.unparked++;
+            upcall(a, now[i].b, &now[i].key, &now[i].l, &now[i].in_port, true);
+            /* it keeps its first deadline if it parks again */
+            if (a->n_parked && a->parked[a->n_parked - 1].b == now[i].b)
+                a->parked[a->n_parked - 1].deadline_ns = now[i].deadline_ns;
+        } else {
+            a->parked[a->n_parked++] = now[i];
+        }
+    }
 }
 
 /* --- receive ------------------------------------------------------------------------- */

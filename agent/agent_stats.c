@@ -78,6 +78,9 @@ int agent_write_stats(const struct agent *a)
     json_object_set_new(root, "flow_cache", fl);
     json_object_set_new(root, "upcalls", json_integer((json_int_t)a->c.upcalls));
     json_object_set_new(root, "upcall_drops", json_integer((json_int_t)a->c.upcall_drops));
+    json_object_set_new(root, "parked", json_integer((json_int_t)a->c.parked));
+    json_object_set_new(root, "unparked", json_integer((json_int_t)a->c.unparked));
+    json_object_set_new(root, "park_expired", json_integer((json_int_t)a->c.park_expired));
     json_object_set_new(root, "not_cached", json_integer((json_int_t)a->c.not_cached));
     json_object_set_new(root, "state_records_sent", json_integer((json_int_t)a->c.state_records_sent));
     json_object_set_new(root, "state_records_received", json_integer((json_int_t)a->c.state_records_received));

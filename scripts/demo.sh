@@ -51,8 +51,7 @@ inns up vtysh --vty_socket "$D/frr" -c "show ip bgp"
 
 say "vm1 -> the internet host, through SNAT"
 inns vm1 ping -c 3 -i 0.3 198.51.100.10
-echo "(a hypervisor's first SNAT flow waits for a port block leased from the API: its first packet"
-echo " is dropped, the rest flow; docs/agent.md)"
+echo "(the first packet waits while the hypervisor leases a block of SNAT ports from the API)"
 inns vm1 curl -sS -m 5 http://198.51.100.10/hello.txt
 echo "(the internet host saw:)"; tail -n 1 "$D/http.log"
 

@@ -91,6 +91,8 @@ counter() { jq -r ".gateway.counters.$1 // 0" "$D/gw-stats.json" 2>/dev/null || 
 ping_ok() { nsx "$1" timeout 12 $py $here/ping.py "$2" -c 25 -i 0.2 -n "${3:-3}" -W 2 >"$D/ping.out" 2>&1; }
 learned_before=$(counter egress_learned)
 check "vm1 pings the internet host through SNAT" ping_ok vm1 198.51.100.10
+check "  and its very first packet arrives (held while the SNAT port block was leased)" \
+  grep -q "^reply 1 " "$D/ping.out"
 nsx inet timeout 40 $py $here/tcp_stream.py serve 9000 "$D/inet-got" &
 spid=$!
 sleep 0.5
