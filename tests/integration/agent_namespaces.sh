@@ -62,12 +62,7 @@ trap 'exit 1' INT TERM
 # (background jobs call ip netns exec directly: a function run with & is a subshell, so
 # $! would not be the process to signal)
 nsx() { local ns=$1; shift; ip netns exec "$p$ns" "$@"; }
-ok() { echo "ok   $*"; passed=$((passed + 1)); }
-fail() { echo "FAIL $*"; failed=$((failed + 1)); }
-# check NAME COMMAND...: pass if the command exits 0
-check() { local name=$1; shift; if "$@"; then ok "$name"; else fail "$name"; fi; }
-# poll TRIES COMMAND...: retry every 0.2 s until the command succeeds
-poll() { local n=$1; shift; for _ in $(seq "$n"); do "$@" && return 0; sleep 0.2; done; return 1; }
+. tests/integration/lib/checks.sh   # ok, fail, check, poll, show
 stat_of() { $py $here/stats.py "$work/$1-stats.json" "${@:2}"; }
 lines() { local n; n=$(grep -c "$2" "$1" 2>/dev/null); echo "${n:-0}"; }
 ping_ok() { # ping_ok NS DST [need]: at least need (default 3) echo replies within about 7 s
@@ -77,7 +72,6 @@ hup_agents() { local h; for h in $hosts; do kill -HUP "${apid[$h]}"; done; }
 agents_alive() { local h; for h in $hosts; do kill -0 "${apid[$h]}" 2>/dev/null || return 1; done; }
 # in_time NAME: false (and a failure) once the run is past its time budget
 in_time() { [ $SECONDS -lt 150 ] && return 0; fail "$1: not run, the test is past its 150 s budget"; return 1; }
-show() { echo "     --- $1"; sed 's/^/     | /' "$1" | tail -n "${2:-15}"; }
 
 # --- the topology as each side sees it -------------------------------------------------------
 cp $here/topology.json "$work/topology.json"

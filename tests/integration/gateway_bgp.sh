@@ -36,11 +36,7 @@ trap cleanup EXIT
 trap 'exit 1' INT TERM
 
 nsx() { local ns=$1; shift; ip netns exec "$P$ns" "$@"; }
-ok() { echo "ok   $*"; passed=$((passed + 1)); }
-fail() { echo "FAIL $*"; failed=$((failed + 1)); }
-check() { local name=$1; shift; if "$@"; then ok "$name"; else fail "$name"; fi; }
-poll() { local n=$1; shift; for _ in $(seq "$n"); do "$@" && return 0; sleep 0.2; done; return 1; }
-show() { echo "     --- $1"; sed 's/^/     | /' "$1" | tail -n "${2:-15}"; }
+. tests/integration/lib/checks.sh
 api() { curl -s -m 5 -H "Authorization: Bearer $RAMPART_TOKEN" "$@"; }
 report() { api "$RAMPART_API/v1/gateways/gw1"; }
 vtysh() { nsx up vtysh --vty_socket "$D/frr" "$@"; }
