@@ -9,6 +9,7 @@
 #include "api/api.h"
 #include "lib/conf.h"
 #include "lib/log.h"
+#include "lib/lpm.h"
 #include "store/store.h"
 
 #include <errno.h>
@@ -126,6 +127,10 @@ int main(int argc, char **argv)
     if (optind != argc) {
         usage(stderr);
         return 2;
+    }
+    if (!lpm_cpu_supported()) {   /* the topology's route tables need it: fail now, not mid-request */
+        fprintf(stderr, "rampart-api: %s\n", LPM_CPU_MESSAGE);
+        return 1;
     }
     log_init("rampart-api", LOGL_INFO, LOG_DEST_STDERR);
     if (conf_load(api_items, sizeof(api_items) / sizeof(api_items[0]), conf_path, &set, sizeof(set), err) < 0) {

@@ -9,6 +9,7 @@
  */
 #include "gateway/gateway.h"
 #include "lib/log.h"
+#include "lib/lpm.h"
 
 #include <getopt.h>
 #include <stdio.h>
@@ -44,6 +45,10 @@ int main(int argc, char **argv)
     }
     if (optind != argc)
         return usage();
+    if (!lpm_cpu_supported()) {
+        fprintf(stderr, "rampart-gateway: %s\n", LPM_CPU_MESSAGE);
+        return 1;
+    }
     if (gateway_settings_load(path, &s, err) < 0) {
         fprintf(stderr, "rampart-gateway: %s: %s\n", path, err);
         return 2;

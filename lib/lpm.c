@@ -451,15 +451,22 @@ static int reserve_rebuild(struct lpm *l, const struct upd *u, uint32_t extra)
 
 /* --- public ------------------------------------------------------------------ */
 
+bool lpm_cpu_supported(void)
+{
+#if defined(__x86_64__)
+    return __builtin_cpu_supports("popcnt");
+#else
+    return true;
+#endif
+}
+
 int lpm_create(struct lpm **out)
 {
     struct lpm *l;
     void *dir;
 
-#if defined(__x86_64__)
-    if (!__builtin_cpu_supports("popcnt"))
+    if (!lpm_cpu_supported())
         return -ENOTSUP;
-#endif
     l = calloc(1, sizeof(*l));
     if (!l)
         goto fail;

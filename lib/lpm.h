@@ -48,6 +48,14 @@ struct lpm;
 
 /* 0, -ENOMEM, -ENOTSUP (no POPCNT). */
 int lpm_create(struct lpm **out);
+/* Whether this CPU has what lookups need (POPCNT: x86-64-v2, every server
+ * CPU since about 2008, but not qemu's default "qemu64" model). Daemons
+ * check it at start, so they refuse to run instead of failing later. */
+bool lpm_cpu_supported(void);
+/* What they say when it is not. */
+#define LPM_CPU_MESSAGE \
+    "this CPU lacks the POPCNT instruction (x86-64-v2), which route lookups need; under qemu use -cpu host or a model newer than qemu64/kvm64"
+
 void lpm_destroy(struct lpm *l);
 /* Add prefix/len -> value, or replace the value if that exact prefix is
  * there. 0; -EINVAL for len > 32, host bits set or value > LPM_MAX_VALUE;
