@@ -18,7 +18,8 @@
 # CLOUD_DIR (work directory, default /run/rampart-demo), CLOUD_UNDERLAY (first
 # three octets, default 10.250.0), CLOUD_BIN (binaries, default build/rel),
 # CLOUD_API_PORT (8080), CLOUD_GW_BACKEND (the gateway's datapath.backend: afpacket
-# or xdp). `up` leaves everything running and writes
+# or xdp), CLOUD_GATEWAYS (1, or 2: a second gateway <p>gw2, NIC up0 10.99.1.2/30 to
+# the upstream's 10.99.1.1, underlay .2, sharing the traffic by ECMP both ways). `up` leaves everything running and writes
 # $CLOUD_DIR/env (RAMPART_API, RAMPART_TOKEN, the namespaces); `down` stops the
 # processes it started and removes every namespace and interface it made.
 set -euo pipefail
@@ -29,7 +30,8 @@ D=${CLOUD_DIR:-/run/rampart-demo}
 U=${CLOUD_UNDERLAY:-10.250.0}
 BIN=${CLOUD_BIN:-build/rel}
 APORT=${CLOUD_API_PORT:-8080}
-NSES="inet up gw hv1 vm1 vm2 ul"
+GWS=${CLOUD_GATEWAYS:-1}
+NSES="inet up gw hv1 vm1 vm2 ul$([ "$GWS" = 2 ] && echo " gw2")"
 
 nsx() { local ns=$1; shift; ip netns exec "$P$ns" "$@"; }
 log() { printf '%s\n' "$*" >&2; }
@@ -38,7 +40,7 @@ down() {
   local f pid
   if [ -d "$D" ]; then
     # the gateway first: it stops BIRD, whose routes the upstream then withdraws
-    for f in gateway agent api http vm2-http frr-bgpd frr-bfdd frr-zebra; do
+    for f in gateway gateway2 agent api http vm2-http frr-bgpd frr-bfdd frr-zebra; do
       [ -f "$D/$f.pid" ] || continue
       pid=$(cat "$D/$f.pid" 2>/dev/null || true)
       [ -n "$pid" ] && kill -TERM "$pid" 2>/dev/null || true
@@ -56,10 +58,10 @@ down() {
     done
   fi
   # anything still running inside our namespaces (BIRD if the gateway was killed hard)
-  for ns in $NSES; do
+  for ns in $NSES gw2; do
     ip netns pids "$P$ns" 2>/dev/null | xargs -r kill -KILL 2>/dev/null || true
   done
-  for ns in $NSES; do ip netns del "$P$ns" 2>/dev/null || true; done
+  for ns in $NSES gw2; do ip netns del "$P$ns" 2>/dev/null || true; done
   ip link del "${P}ul0" 2>/dev/null || true
   [ "${CLOUD_KEEP:-0}" = 1 ] || rm -rf "$D"
 }
@@ -90,6 +92,21 @@ up() {
   link hv1 ul0 ul hv1
   ip link add "${P}ul0" type veth peer name root netns "${P}ul"
   for i in gw hv1 root; do nsx ul ip link set "$i" master br0 up; done
+  if [ "$GWS" = 2 ]; then
+    link gw2 ul0 ul gw2
+    nsx ul ip link set gw2 master br0 up
+    nsx gw2 ip addr add "$U.2/24" dev ul0
+    nsx gw2 ip link set ul0 up
+    link up gw2 gw2 up0
+    nsx gw2 ip link set up0 address 02:10:00:00:00:02
+    nsx up ip addr add 10.99.1.1/30 dev gw2
+    nsx gw2 ip addr add 10.99.1.2/30 dev up0
+    nsx up ip link set gw2 up
+    nsx gw2 ip link set up0 up
+    nsx up /usr/bin/python3 tests/integration/agent/offload_off.py gw2
+    nsx up /usr/bin/python3 tests/integration/agent/txcsum_off.py gw2
+    nsx gw2 sysctl -qw net.ipv4.ip_local_port_range="49152 65535"
+  fi
   nsx gw ip addr add "$U.1/24" dev ul0
   nsx hv1 ip addr add "$U.11/24" dev ul0
   ip addr add "$U.254/24" dev "${P}ul0"
@@ -142,11 +159,16 @@ CONF
   export RAMPART_API=http://$U.1:$APORT RAMPART_TOKEN
   RAMPART_TOKEN=$(cat "$D/token")
   wait_for 100 "$BIN/rampartctl" status || { log "cloud: rampart-api did not start:"; cat "$D/api.log" >&2; exit 1; }
-  /usr/bin/python3 scripts/cloud/topology.py "$U" >"$D/topology.json"
+  /usr/bin/python3 scripts/cloud/topology.py "$U" "$GWS" >"$D/topology.json"
   "$BIN/rampartctl" import "$D/topology.json" >/dev/null
 
   # FRR upstream
   sed "s/@GW@/10.99.0.2/g" scripts/cloud/frr.conf >"$D/frr.conf"
+  if [ "$GWS" = 2 ]; then   # the same session to the second gateway, and ECMP over both
+    sed -i -e 's/^ neighbor 10.99.0.2 remote-as 64512$/&\n neighbor 10.99.1.2 remote-as 64512\n neighbor 10.99.1.2 bfd\n neighbor 10.99.1.2 timers 3 9/' \
+      -e 's/^  neighbor 10.99.0.2 default-originate$/&\n  neighbor 10.99.1.2 default-originate\n  maximum-paths 2/' \
+      -e 's/^ peer 10.99.0.2$/ peer 10.99.1.2\n  receive-interval 100\n  transmit-interval 100\n !\n&/' "$D/frr.conf"
+  fi
   mkdir -p "$D/frr"
   cp "$D/frr.conf" "$D/frr/frr.conf"
   chown -R frr:frr "$D/frr" 2>/dev/null || true
@@ -192,6 +214,13 @@ nat: { entries = 65536; };
 CONF
   ip netns exec "${P}gw" "$BIN/rampart-gateway" -c "$D/gateway.conf" >"$D/gateway.log" 2>&1 &
   echo $! >"$D/gateway.pid"
+  if [ "$GWS" = 2 ]; then
+    sed -e 's/^host = "gw1";/host = "gw2";/' -e "s#gw-topology.json#gw2-topology.json#" -e "s#gw-stats.json#gw2-stats.json#" \
+      -e 's/router_id = "10.99.0.2"/router_id = "10.99.1.2"/' -e "s#dir = \"$D/bird\"#dir = \"$D/bird2\"#" \
+      "$D/gateway.conf" >"$D/gateway2.conf"
+    ip netns exec "${P}gw2" "$BIN/rampart-gateway" -c "$D/gateway2.conf" >"$D/gateway2.log" 2>&1 &
+    echo $! >"$D/gateway2.pid"
+  fi
   ip netns exec "${P}hv1" "$BIN/rampart-agent" -c "$D/agent.conf" >"$D/agent.log" 2>&1 &
   echo $! >"$D/agent.pid"
   cat >"$D/env" <<ENV

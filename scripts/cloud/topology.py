@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """The demo cloud's topology, as an export document (api-model.md).
 
-topology.py UNDERLAY_PREFIX   e.g. 10.250.0  (gateway .1, hypervisor .11)
+topology.py UNDERLAY_PREFIX [GATEWAYS]   e.g. 10.250.0  (gateways .1 .2, hypervisor .11)
 
 A provider router with one BGP uplink on the gateway host gw1 (NIC up0,
 10.99.0.2/30, towards the upstream router at 10.99.0.1, AS 65000), announcing
@@ -9,10 +9,15 @@ A provider router with one BGP uplink on the gateway host gw1 (NIC up0,
 out through SNAT to 203.0.113.1; tenant "beta" (router beta, network
 10.2.0.0/24, VM vm2) has the floating IP 203.0.113.20. Both VMs run on hv1.
 Resources are named and refer to each other by name; the API gives ids.
+With GATEWAYS 2, a second gateway gw2 (NIC up0, 10.99.1.2/30, upstream
+10.99.1.1) shares the work: a default route through each uplink (ECMP), both
+uplinks in the stateful port group "uplinks" (NAT state goes to both), a BGP
+peer on each.
 """
 import json, sys
 
 u = sys.argv[1] if len(sys.argv) > 1 else "10.250.0"
+gateways = int(sys.argv[2]) if len(sys.argv) > 2 else 1
 
 def port(name, device, **kw):
     return dict(name=name, device=device, **kw)
@@ -59,5 +64,14 @@ doc = {
                    "hold_time": 9, "keepalive": 3, "bfd": True}],
     "bgp_networks": [{"router": "provider", "prefix": "203.0.113.0/24"}],
 }
+if gateways > 1:
+    doc["hosts"].insert(1, {"name": "gw2", "tunnel_ip": u + ".2"})
+    doc["ports"].insert(1, port("uplink2", "provider", mac="02:10:00:00:00:02", address="10.99.1.2/30", host="gw2",
+                                interface="up0"))
+    doc["routes"].insert(1, {"name": "default-up2", "router": "provider", "dst": "0.0.0.0/0",
+                             "next_hop_port": "uplink2", "next_hop_gateway": "10.99.1.1"})
+    doc["port_groups"][0]["ports"].append("uplink2")
+    doc["bgp_peers"].append({"port": "uplink2", "peer_address": "10.99.1.1", "peer_asn": 65000, "local_asn": 64512,
+                             "hold_time": 9, "keepalive": 3, "bfd": True})
 json.dump(doc, sys.stdout, indent=1)
 print()

@@ -3,10 +3,11 @@
 
 tcp_stream.py serve PORT OUT     accept one connection, read it to the end,
                                  write "SHA256 NBYTES" to OUT (then exit 0)
-tcp_stream.py send HOST PORT NBYTES [SECONDS]
+tcp_stream.py send HOST PORT NBYTES [SECONDS [SRC_PORT]]
                                  send NBYTES of random data, spread over about
-                                 SECONDS (0: as fast as possible); print
-                                 "SHA256 NBYTES" of what was sent
+                                 SECONDS (0: as fast as possible), from
+                                 SRC_PORT if given; print "SHA256 NBYTES" of
+                                 what was sent
 Both sides give up after 20-30 s of silence.
 """
 import hashlib, os, socket, sys, time
@@ -32,11 +33,12 @@ def serve(port, out):
     os.rename(out + ".tmp", out)
 
 
-def send(host, port, nbytes, seconds):
+def send(host, port, nbytes, seconds, src_port=0):
     deadline = time.monotonic() + 10
     while True:
         try:
-            s = socket.create_connection((host, port), timeout=2)
+            s = socket.create_connection((host, port), timeout=2,
+                                         source_address=("0.0.0.0", src_port) if src_port else None)
             break
         except OSError:
             if time.monotonic() > deadline:
@@ -65,4 +67,5 @@ if __name__ == "__main__":
         serve(int(sys.argv[2]), sys.argv[3])
     else:
         send(sys.argv[2], int(sys.argv[3]), int(sys.argv[4]),
-             float(sys.argv[5]) if len(sys.argv) > 5 else 0)
+             float(sys.argv[5]) if len(sys.argv) > 5 else 0,
+             int(sys.argv[6]) if len(sys.argv) > 6 else 0)
