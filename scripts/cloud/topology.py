@@ -49,6 +49,9 @@ doc = {
          "next_hop_gateway": "100.64.1.2"},
         {"name": "alpha-default", "router": "alpha", "dst": "0.0.0.0/0", "next_hop_port": "alpha-up",
          "next_hop_gateway": "100.64.1.1"},
+        # what comes for the SNAT address without a binding (a stray or late
+        # packet) ends here instead of going back out by the default route
+        {"name": "alpha-snat-sink", "router": "alpha", "dst": "203.0.113.1/32", "type": "blackhole"},
         {"name": "beta-default", "router": "beta", "dst": "0.0.0.0/0", "next_hop_port": "beta-up",
          "next_hop_gateway": "100.64.2.1"},
     ],
