@@ -27,6 +27,7 @@ MIRROR=${MIRROR:-http://deb.debian.org/debian}
 QCOW2_COMPRESSION=${QCOW2_COMPRESSION:-zlib}
 NAME=rampart-gateway
 ESP_MIB=100
+KERNEL_QUIET=${KERNEL_QUIET-quiet}   # KERNEL_QUIET= builds an image with all boot messages
 BIOS_START=2048      # sectors; 1 MiB bios_grub partition for core.img
 ESP_START=4096
 ROOT_START=$((ESP_START + ESP_MIB * 2048))
@@ -137,11 +138,25 @@ git diff --quiet HEAD 2>/dev/null || REV="$REV+changes"
 printf 'RAMPART_IMAGE_DATE=%s\nRAMPART_REVISION=%s\nRAMPART_GATEWAY=%s\nKERNEL=%s\n' \
     "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "$REV" "$FLAVOUR" "$KVER" >"$ROOT/etc/rampart-release"
 chroot "$ROOT" systemctl enable rampart-firstboot.service rampart-growroot.service \
-    rampart-api.service rampart-seed.service rampart-gateway.service rampart-ssh-hostkeys.service >/dev/null 2>&1
+    rampart-early.service rampart-api.service rampart-seed.service rampart-gateway.service rampart-ssh-hostkeys.service >/dev/null 2>&1
 # Early module loads for things an appliance does not use (device mapper, loop
 # devices, FUSE, a GPU before udev finds one): each is a process at boot.
 chroot "$ROOT" systemctl mask modprobe@dm_mod.service modprobe@loop.service modprobe@fuse.service \
     modprobe@drm.service >/dev/null 2>&1
+
+# An empty machine-id, not "uninitialized": systemd still makes one at the first
+# boot, but does not take it for a first boot, whose "preset all units" costs
+# 4-5 s under emulation and can do nothing here (the root is read-only then).
+: >"$ROOT/etc/machine-id"
+# /etc and /var are up to date with /usr (what systemd-update-done records):
+# otherwise ConditionNeedsUpdate runs systemd-sysusers at the first boot, with
+# nothing to do (debootstrap created the users), and udev waits for it.
+usr_ns=$(stat -c %Y "$ROOT/usr")000000000
+for d in etc var; do
+    printf '# This file was created by rampart build.sh like systemd-update-done:\n# it holds the time of the last update of /usr (man:systemd-update-done.service(8)).\nTIMESTAMP_NSEC=%s\n' \
+        "$usr_ns" >"$ROOT/$d/.updated"
+    touch -r "$ROOT/usr" "$ROOT/$d/.updated"
+done
 
 ROOT_UUID=$(cat /proc/sys/kernel/random/uuid)
 ESP_ID=$(od -An -N4 -tx4 /dev/urandom | tr -d ' ' | tr a-f A-F)
@@ -157,13 +172,17 @@ cat >"$ROOT/boot/grub/grub.cfg" <<EOF
 serial --unit=0 --speed=115200
 terminal_input console serial
 terminal_output console serial
-set timeout=1
+# No menu and no wait: Esc (or Shift held) while the machine starts shows the menu.
+set timeout_style=hidden
+set timeout=0
+# quiet: the kernel's and systemd's boot messages are slow to print (serial port,
+# and the framebuffer console under UEFI); errors and rampart's lines still show.
 menuentry "Rampart border gateway" {
-    linux /vmlinuz root=UUID=$ROOT_UUID ro console=tty0 console=ttyS0,115200n8 panic=30
+    linux /vmlinuz root=UUID=$ROOT_UUID ro console=tty0 console=ttyS0,115200n8 panic=30 $KERNEL_QUIET
     initrd /initrd.img
 }
 menuentry "Rampart border gateway (previous kernel)" {
-    linux /vmlinuz.old root=UUID=$ROOT_UUID ro console=tty0 console=ttyS0,115200n8 panic=30
+    linux /vmlinuz.old root=UUID=$ROOT_UUID ro console=tty0 console=ttyS0,115200n8 panic=30 $KERNEL_QUIET
     initrd /initrd.img.old
 }
 EOF

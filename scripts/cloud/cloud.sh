@@ -31,7 +31,8 @@ U=${CLOUD_UNDERLAY:-10.250.0}
 BIN=${CLOUD_BIN:-build/rel}
 APORT=${CLOUD_API_PORT:-8080}
 GWS=${CLOUD_GATEWAYS:-1}
-NSES="inet up gw hv1 vm1 vm2 ul$([ "$GWS" = 2 ] && echo " gw2")"
+NSES="inet up gw hv1 vm1 vm2 ul"
+[ "$GWS" = 2 ] && NSES="$NSES gw2"
 
 nsx() { local ns=$1; shift; ip netns exec "$P$ns" "$@"; }
 log() { printf '%s\n' "$*" >&2; }
