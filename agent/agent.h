@@ -52,6 +52,7 @@ int agent_settings_load(const char *path, struct agent_settings *s, char err[256
 
 struct agent;
 struct conf_item;
+struct http_conn;
 struct dp_io_config;
 struct dp_port_io;
 struct pkt_buf;
@@ -62,6 +63,11 @@ struct sim_topo;
 /* The settings table (lib/conf.h), for a daemon that embeds the agent's
  * settings at the start of its own (rampart-gateway). */
 const struct conf_item *agent_conf_items(size_t *n);
+
+/* How to reach the API of these settings (api.url, the token from
+ * api.token_file): 0, or -EINVAL with err naming the setting. */
+int agent_api_conn(const struct agent_settings *cfg, unsigned timeout_ms, struct http_conn *c, char *err,
+                   size_t errlen);
 
 /* Load the topology, bind the ports and open the tunnel. 0, or a negative
  * errno with err saying why. */

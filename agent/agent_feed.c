@@ -161,14 +161,18 @@ static void *feed_thread(void *arg)
     return NULL;
 }
 
-static int conn_from_settings(const struct agent_settings *cfg, struct http_conn *c, char *err, size_t errlen)
+/* The server pings every 5 s: 15 s of silence is a dead link. */
+#define FEED_TIMEOUT_MS 15000
+
+int agent_api_conn(const struct agent_settings *cfg, unsigned timeout_ms, struct http_conn *c, char *err,
+                   size_t errlen)
 {
     memset(c, 0, sizeof(*c));
     if (http_conn_parse(c, cfg->api_url) < 0) {
         snprintf(err, errlen, "api.url: '%s' is not http://host:port", cfg->api_url);
         return -EINVAL;
     }
-    c->timeout_ms = 15000;   /* the server pings every 5 s: 15 s of silence is a dead link */
+    c->timeout_ms = timeout_ms;
     if (cfg->api_token_file[0]) {
         FILE *tf = fopen(cfg->api_token_file, "r");
         bool ok = tf && fgets(c->token, sizeof(c->token), tf);
@@ -189,7 +193,7 @@ json_t *agent_feed_fetch(const struct agent_settings *cfg, char *err, size_t err
     struct http_reply r;
     json_t *doc = NULL;
 
-    if (conn_from_settings(cfg, &c, err, errlen) < 0)
+    if (agent_api_conn(cfg, FEED_TIMEOUT_MS, &c, err, errlen) < 0)
         return NULL;
     c.timeout_ms = 5000;
     if (http_request(&c, "GET", "/v1/export", NULL, &r) < 0)
@@ -434,7 +438,7 @@ int agent_feed_start(struct agent *a, char *err, size_t errlen)
 
     if (!f)
         return -ENOMEM;
-    if (conn_from_settings(&a->cfg, &f->conn, err, errlen) < 0) {
+    if (agent_api_conn(&a->cfg, FEED_TIMEOUT_MS, &f->conn, err, errlen) < 0) {
         free(f);
         return -EINVAL;
     }

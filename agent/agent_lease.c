@@ -759,19 +759,6 @@ static int zone_router(void *ctx, uint64_t zone, char out[37])
     return 0;
 }
 
-static int read_token(const char *path, char *out, size_t cap)
-{
-    FILE *f = fopen(path, "r");
-    bool ok = f && fgets(out, (int)cap, f);
-
-    if (f)
-        fclose(f);
-    if (!ok)
-        return -EINVAL;
-    out[strcspn(out, "\r\n")] = '\0';
-    return 0;
-}
-
 int agent_lease_start(struct agent *a, struct nat_config *nc, char *err, size_t errlen)
 {
     struct agent_lease_config c = {0};
@@ -780,17 +767,8 @@ int agent_lease_start(struct agent *a, struct nat_config *nc, char *err, size_t 
 
     if (!h)
         return -ENOMEM;
-    if (http_conn_parse(&h->conn, a->cfg.api_url) < 0) {
-        snprintf(err, errlen, "api.url: '%s' is not http://host:port", a->cfg.api_url);
-        rc = -EINVAL;
+    if ((rc = agent_api_conn(&a->cfg, 5000, &h->conn, err, errlen)) < 0)
         goto fail;
-    }
-    if (a->cfg.api_token_file[0] && read_token(a->cfg.api_token_file, h->conn.token, sizeof(h->conn.token)) < 0) {
-        snprintf(err, errlen, "api.token_file: cannot read %s", a->cfg.api_token_file);
-        rc = -EINVAL;
-        goto fail;
-    }
-    h->conn.timeout_ms = 5000;
     snprintf(h->host, sizeof(h->host), "%s", a->cfg.host);
     c.tr = (struct agent_lease_transport){http_lease, http_renew, http_release, h};
     c.zone_device = zone_router;

@@ -342,24 +342,8 @@ int gw_ctl_start(const struct gateway_settings *s, struct gw_ctl **out, char *er
         goto fail;
     }
     if (s->agent.api_url[0]) {
-        if (http_conn_parse(&c->api, s->agent.api_url) < 0) {
-            snprintf(err, errlen, "api.url: '%s' is not http://host:port", s->agent.api_url);
-            rc = -EINVAL;
+        if ((rc = agent_api_conn(&s->agent, 5000, &c->api, err, errlen)) < 0)
             goto fail;
-        }
-        c->api.timeout_ms = 5000;
-        if (s->agent.api_token_file[0]) {
-            FILE *f = fopen(s->agent.api_token_file, "r");
-            bool ok = f && fgets(c->api.token, sizeof(c->api.token), f);
-            if (f)
-                fclose(f);
-            if (!ok) {
-                snprintf(err, errlen, "api.token_file: cannot read %s", s->agent.api_token_file);
-                rc = -EINVAL;
-                goto fail;
-            }
-            c->api.token[strcspn(c->api.token, "\r\n")] = '\0';
-        }
         c->have_api = true;
     }
     if ((rc = -pthread_create(&c->thread, NULL, run, c)) < 0) {
