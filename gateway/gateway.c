@@ -439,8 +439,8 @@ static json_t *desired_config(struct gateway *g)
     return out;
 }
 
-/* What the forwarding side has to say in the report, as JSON text. */
-static char *snapshot(struct gateway *g)
+/* What the forwarding side has to say in the report (and the stats file). */
+static json_t *snapshot(struct gateway *g)
 {
     struct gw_route_view views[64];
     struct gw_routes_stats rs;
@@ -449,7 +449,6 @@ static char *snapshot(struct gateway *g)
     unsigned n = gw_routes_list(g->routes, views, 64);
     json_t *routes = json_array(), *uplinks = json_array(), *o;
     char ifname[IF_NAMESIZE], a[16];
-    char *text;
 
     gw_routes_get_stats(g->routes, &rs);
     gw_neigh_get_stats(g->neigh, &ns);
@@ -497,9 +496,7 @@ static char *snapshot(struct gateway *g)
                   (json_int_t)rs.dumps, "feed_overruns", (json_int_t)fs.overruns, "feed_malformed",
                   (json_int_t)fs.malformed, "neighbours", (json_int_t)ns.entries, "routes_bytes",
                   (json_int_t)rs.bytes);
-    text = o ? json_dumps(o, JSON_COMPACT) : NULL;
-    json_decref(o);
-    return text;
+    return o;
 }
 
 /* --- the forwarding thread's other duties ---------------------------------------------------- */
@@ -553,7 +550,9 @@ static void gw_tick(void *ctx, uint64_t now_ns)
         g->next_config = now_ns + 200000000ull;   /* at most five renderings a second */
     }
     if (now_ns >= g->next_snapshot) {
-        char *s = snapshot(g);
+        json_t *o = snapshot(g);
+        char *s = o ? json_dumps(o, JSON_COMPACT) : NULL;   /* text: it crosses to the control thread */
+        json_decref(o);
         if (s)
             gw_ctl_set_snapshot(g->ctl, s);
         g->next_snapshot = now_ns + 1000000000ull;
@@ -574,14 +573,13 @@ static bool gw_busy(void *ctx)
 static void gw_stats(void *ctx, void *root)
 {
     struct gateway *g = ctx;
-    char *s = snapshot(g), *bgp = gw_ctl_status_text(g->ctl);
-    json_t *o = s ? json_loads(s, 0, NULL) : NULL;
+    char *bgp = gw_ctl_status_text(g->ctl);
+    json_t *o = snapshot(g);
 
     if (o && bgp)
         json_object_set_new(o, "bgp", json_loads(bgp, 0, NULL));
     if (o)
         json_object_set_new((json_t *)root, "gateway", o);
-    free(s);
     free(bgp);
 }
 
