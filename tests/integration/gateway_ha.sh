@@ -85,25 +85,34 @@ R=0; [ "$ret" = 10.99.0.2 ] && R=1; [ "$ret" = 10.99.1.2 ] && R=2
 O=$((3 - R))
 check "the upstream sends the answers to 203.0.113.1 through one gateway (gw$R)" test "$R" != 0
 
-# A stream whose packets leave through the other gateway: the hypervisor's
-# choice hashes the translated ports, so try a few connections.
-found=0
-for i in $(seq 12); do
-  nsx inet timeout 30 $py $here/tcp_stream.py serve $((9100 + i)) "$D/got$i" &
-  sp=$!
-  sleep 0.3
-  a=$(egress $O) ar=$(egress $R)
-  nsx vm1 timeout 30 $py $here/tcp_stream.py send 198.51.100.10 $((9100 + i)) 600000 2 >"$D/sent$i" 2>&1 &
-  cp=$!
-  sleep 1.2
-  b=$(egress $O) br=$(egress $R)
+# stream_via_O PORT0 BYTES SECONDS NAME: start TCP streams vm1 -> internet
+# host until one leaves through gw$O (the hypervisor's ECMP hashes the
+# translated ports, so a few tries are needed); leaves it running (server pid
+# $sp, sender pid $cp; $D/sent-NAME and $D/got-NAME when done); 1 if none did
+# in 12 tries. "Leaves through" is where most of its packets go: a few strays
+# may take the other gateway.
+stream_via_O() {
+  local port0=$1 bytes=$2 secs=$3 name=$4 i a ar b br
+  for i in $(seq 12); do
+    nsx inet timeout 45 $py $here/tcp_stream.py serve $((port0 + i)) "$D/got-$name" &
+    sp=$!
+    sleep 0.3
+    a=$(egress $O) ar=$(egress $R)
+    nsx vm1 timeout 45 $py $here/tcp_stream.py send 198.51.100.10 $((port0 + i)) "$bytes" "$secs" >"$D/sent-$name" 2>&1 &
+    cp=$!
+    sleep 1.2
+    b=$(egress $O) br=$(egress $R)
+    [ $((b - a)) -gt $((br - ar)) ] && return 0
+    kill "$cp" "$sp" 2>/dev/null; wait $cp $sp 2>/dev/null
+  done
+  return 1
+}
+arrived() { test "$(cat "$D/sent-$1")" = "$(cat "$D/got-$1" 2>/dev/null)"; }
+
+if stream_via_O 9100 600000 2 asym; then
   wait $cp; wait $sp
-  # most of its packets left through gw$O (a few strays may take the other)
-  if [ $((b - a)) -gt $((br - ar)) ]; then found=$i; break; fi
-done
-if [ $found != 0 ]; then
   check "asymmetric: out through gw$O, answers through gw$R, the stream arrives intact (NAT state on both)" \
-    test "$(cat "$D/sent$found")" = "$(cat "$D/got$found" 2>/dev/null)"
+    arrived asym
 else
   fail "no connection in 12 left through gw$O (the hypervisor's ECMP)"
 fi
@@ -111,20 +120,7 @@ fi
 # The gateway carrying the answers dies in the middle of a stream that
 # leaves through the other one (one leaving through the dying gateway would be
 # lost: hypervisors do not know yet that a gateway is gone, see docs/gateway.md).
-started=0
-for i in $(seq 12); do
-  nsx inet timeout 45 $py $here/tcp_stream.py serve $((9200 + i)) "$D/gotf" &
-  sp=$!
-  sleep 0.3
-  a=$(egress $O) ar=$(egress $R)
-  nsx vm1 timeout 45 $py $here/tcp_stream.py send 198.51.100.10 $((9200 + i)) 3000000 8 >"$D/sentf" 2>&1 &
-  cp=$!
-  sleep 1.2
-  b=$(egress $O) br=$(egress $R)
-  if [ $((b - a)) -gt $((br - ar)) ]; then started=$i; break; fi
-  kill "$cp" "$sp" 2>/dev/null; wait $cp $sp 2>/dev/null
-done
-if [ $started = 0 ]; then
+if ! stream_via_O 9200 3000000 8 failover; then
   fail "no long stream in 12 left through gw$O"
 else
   kill -KILL "$(gw_pid $R)" "$(cat "$(gw_bird $R)/bird.pid")" 2>/dev/null
@@ -136,8 +132,7 @@ else
     fail "gw$R killed: the upstream moves the answers to gw$O"
   fi
   wait $cp; wait $sp
-  check "the stream going on across the failover arrives intact (sha256 of 3 MB)" \
-    test "$(cat "$D/sentf")" = "$(cat "$D/gotf" 2>/dev/null)"
+  check "the stream going on across the failover arrives intact (sha256 of 3 MB)" arrived failover
 fi
 one_path() {
   nsx up vtysh --vty_socket "$D/frr" -c "show ip route 203.0.113.0/24 json" |
