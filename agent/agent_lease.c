@@ -684,18 +684,26 @@ static int http_lease(void *ctx, const char *router, const char *addr, uint16_t 
     return rc;
 }
 
-static int http_renew(void *ctx, const char *router, const char *addr, uint16_t first, uint32_t *ttl_s)
+/* renew and release: the same body, about one held block. */
+static int block_post(const struct lease_http *h, const char *path, const char *router, const char *addr,
+                      uint16_t first, struct http_reply *r)
 {
-    const struct lease_http *h = ctx;
-    json_t *b = json_object(), *j;
-    struct http_reply r;
-    int rc;
+    json_t *b = json_object();
 
     if (!b)
         return -ENOMEM;
     put_ident(b, h, router, addr);
     json_object_set_new(b, "block_first_port", json_integer(first));
-    if ((rc = post(h, "/v1/leases/renew", b, &r)) < 0)
+    return post(h, path, b, r);
+}
+
+static int http_renew(void *ctx, const char *router, const char *addr, uint16_t first, uint32_t *ttl_s)
+{
+    struct http_reply r;
+    json_t *j;
+    int rc = block_post(ctx, "/v1/leases/renew", router, addr, first, &r);
+
+    if (rc < 0)
         return rc;
     if (r.status == 200) {
         j = json_loads(r.body, 0, NULL);
@@ -711,16 +719,10 @@ static int http_renew(void *ctx, const char *router, const char *addr, uint16_t 
 
 static int http_release(void *ctx, const char *router, const char *addr, uint16_t first)
 {
-    const struct lease_http *h = ctx;
-    json_t *b = json_object();
     struct http_reply r;
-    int rc;
+    int rc = block_post(ctx, "/v1/leases/release", router, addr, first, &r);
 
-    if (!b)
-        return -ENOMEM;
-    put_ident(b, h, router, addr);
-    json_object_set_new(b, "block_first_port", json_integer(first));
-    if ((rc = post(h, "/v1/leases/release", b, &r)) < 0)
+    if (rc < 0)
         return rc;
     rc = r.status == 204 || r.status == 200 ? 0 : status_rc(&r, "release");
     http_reply_free(&r);
